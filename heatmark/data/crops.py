@@ -1,0 +1,124 @@
+"""Square face crops as explicit affine matrices.
+
+All matrices are 3×3 and map heatmark's continuous coordinates (origin at the top-left corner of
+the top-left pixel) in the source image to continuous coordinates in the crop. Points move with
+:func:`transform_points`; predictions go back with :func:`invert`. :func:`warp` converts to
+OpenCV's pixel-centre convention internally, so image and points stay aligned to the sub-pixel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SquareBox:
+    """A square region: centre (cx, cy) and side length, in continuous image coordinates."""
+
+    cx: float
+    cy: float
+    size: float
+
+    @property
+    def xyxy(self) -> np.ndarray:
+        h = self.size / 2
+        return np.array([self.cx - h, self.cy - h, self.cx + h, self.cy + h], dtype=np.float32)
+
+
+def box_from_landmarks(points: np.ndarray, scale: float = 1.25, visible: np.ndarray | None = None) -> SquareBox:
+    """Square box centred on the landmark bounding box, side = scale × its longer side."""
+    pts = np.asarray(points, dtype=np.float64)
+    if visible is not None and np.any(visible):
+        pts = pts[np.asarray(visible, dtype=bool)]
+    lo, hi = pts.min(0), pts.max(0)
+    c = (lo + hi) / 2
+    size = float(max(hi - lo)) * scale
+    return SquareBox(float(c[0]), float(c[1]), max(size, 1.0))
+
+
+def box_from_detection(xyxy, scale: float = 1.0, shift_y: float = 0.0) -> SquareBox:
+    """Square box from a detector's (x1, y1, x2, y2): side = scale × the longer side, centre moved
+    down by ``shift_y`` × side (detectors' boxes sit higher on the face than landmark boxes)."""
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    size = max(x2 - x1, y2 - y1) * scale
+    return SquareBox((x1 + x2) / 2, (y1 + y2) / 2 + shift_y * size, max(size, 1.0))
+
+
+def jitter_box(box: SquareBox, rng: np.random.Generator, scale: float = 0.1, shift: float = 0.05) -> SquareBox:
+    """Random scale (× in [1-scale, 1+scale]) and shift (± shift × size on each axis)."""
+    s = box.size * rng.uniform(1 - scale, 1 + scale)
+    dx, dy = rng.uniform(-shift, shift, 2) * box.size
+    return SquareBox(box.cx + dx, box.cy + dy, s)
+
+
+def crop_matrix(box: SquareBox, out_size: int, rotation_deg: float = 0.0, flip: bool = False) -> np.ndarray:
+    """3×3 matrix mapping image coordinates to an ``out_size`` crop of ``box``.
+
+    The crop is rotated by ``rotation_deg`` (counter-clockwise in the image) about the box centre and
+    mirrored horizontally if ``flip``. After a flip, callers must also permute the landmark indices
+    through the scheme's flip pairs (see ``heatmark.data.augment``).
+    """
+    s = out_size / box.size
+    a = np.deg2rad(rotation_deg)
+    c, si = np.cos(a) * s, np.sin(a) * s
+    half = out_size / 2
+    # translate box centre to origin, rotate+scale, move to crop centre
+    m = np.array([[c, si, 0.0], [-si, c, 0.0], [0.0, 0.0, 1.0]])
+    m[:2, 2] = half - m[:2, :2] @ np.array([box.cx, box.cy])
+    if flip:
+        m = np.array([[-1.0, 0.0, out_size], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) @ m
+    return m
+
+
+def around_centre(out_size: int, scale: float = 1.0, rotation_deg: float = 0.0, tx: float = 0.0,
+                  ty: float = 0.0, flip: bool = False, in_size: int | None = None) -> np.ndarray:
+    """Matrix from an ``in_size`` square image to an ``out_size`` one: zoom ``scale`` and rotate about
+    the centre, then shift by (tx, ty) × out_size, then optionally mirror. Used for augmentation."""
+    in_size = out_size if in_size is None else in_size
+    box = SquareBox(in_size / 2 - tx * in_size / scale, in_size / 2 - ty * in_size / scale, in_size / scale)
+    return crop_matrix(box, out_size, rotation_deg, flip)
+
+
+def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply 3×3 matrices to points. matrix (3,3) or (B,3,3); points (..., K, 2) / (B, K, 2)."""
+    m = np.asarray(matrix)
+    p = np.asarray(points)
+    out = p @ np.swapaxes(m[..., :2, :2], -1, -2) + m[..., None, :2, 2]
+    return out.astype(p.dtype if p.dtype in (np.float32, np.float64) else np.float64)
+
+
+def invert(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of a (possibly batched) crop matrix: maps crop coordinates back to the image."""
+    return np.linalg.inv(np.asarray(matrix, dtype=np.float64))
+
+
+def _to_cv(matrix: np.ndarray) -> np.ndarray:
+    """Continuous-coordinate matrix → OpenCV's (pixel centres at integers) 2×3 matrix."""
+    t_in = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1.0]])
+    t_out = np.array([[1, 0, -0.5], [0, 1, -0.5], [0, 0, 1.0]])
+    return (t_out @ matrix @ t_in)[:2]
+
+
+def warp(image: np.ndarray, matrix: np.ndarray, out_size: int | tuple[int, int],
+         interpolation: int = cv2.INTER_LINEAR, border_value=0) -> np.ndarray:
+    """Warp ``image`` with a continuous-coordinate matrix to an ``out_size`` crop."""
+    w, h = (out_size, out_size) if isinstance(out_size, int) else out_size
+    m = _to_cv(np.asarray(matrix, dtype=np.float64))
+    # Shrinking a lot with bilinear sampling aliases; INTER_AREA is not available for warps, so
+    # pre-blur proportionally when the scale is below 1/2.
+    scale = np.sqrt(abs(np.linalg.det(matrix[:2, :2])))
+    if interpolation != cv2.INTER_NEAREST and scale < 0.5:
+        sigma = 0.5 / scale * 0.5
+        image = cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma)
+    return cv2.warpAffine(image, m, (w, h), flags=interpolation, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=border_value)
+
+
+def crop_face(image: np.ndarray, box: SquareBox, out_size: int, rotation_deg: float = 0.0,
+              flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Crop ``box`` to ``out_size``; returns (crop, matrix image→crop)."""
+    m = crop_matrix(box, out_size, rotation_deg, flip)
+    return warp(image, m, out_size), m

@@ -1,0 +1,89 @@
+"""Torch dataset over a :class:`CropCache`: final crop, augmentation, scheme conversion."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from heatmark.data.augment import (AugmentConfig, Photometric, flip_landmarks, make_augment_config,
+                                   replace_background, sample_geometry)
+from heatmark.data.cache import CropCache
+from heatmark.data.crops import around_centre, box_from_landmarks, crop_matrix, transform_points, warp
+from heatmark.data.schemes import Scheme, can_convert, convert_points, get_scheme
+from heatmark.errors import ConfigError
+
+
+class LandmarkDataset(torch.utils.data.Dataset):
+    """Samples ready for a model.
+
+    Each item is a dict: ``image`` float32 (3, S, S) in [0, 1]; ``landmarks`` float32 (K, 2) in
+    input-crop pixels of ``target_scheme``; ``visible`` float32 (K,); ``matrix`` float64 (3, 3)
+    mapping original-image coordinates to the input crop; ``index``.
+
+    The face box is ``box_scale`` × the landmark box (square); training jitter comes from the
+    augmentation config's scale and translation. Augmentation randomness is a function of
+    (seed, epoch, index), so runs are reproducible whatever the number of workers.
+    """
+
+    def __init__(self, cache: CropCache, input_size: int = 128, target_scheme: str | Scheme | None = None,
+                 augment: str | dict | AugmentConfig | None = None, box_scale: float = 1.25, seed: int = 0,
+                 background_pool: list[np.ndarray] | None = None):
+        self.cache = cache
+        self.input_size = int(input_size)
+        self.src_scheme = cache.scheme
+        self.scheme = get_scheme(target_scheme) if target_scheme is not None else cache.scheme
+        if not can_convert(self.src_scheme, self.scheme):
+            raise ConfigError(f"cannot train scheme {self.scheme.name} from data in scheme {self.src_scheme.name}")
+        self.aug = make_augment_config(augment)
+        self.photometric = Photometric(self.aug)
+        self.box_scale = float(box_scale)
+        self.seed = int(seed)
+        self.epoch = 0
+        self.background_pool = background_pool
+        self._flip_index = self.src_scheme.flip_index
+        # base matrices cache-crop → input crop (no augmentation), one per sample
+        self._base = np.stack([crop_matrix(box_from_landmarks(lm, self.box_scale, vis), self.input_size)
+                               for lm, vis in zip(cache.landmarks, cache.visible)])
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.cache)
+
+    def sample_seed(self, index: int) -> int:
+        return int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)[0])
+
+    def load(self, index: int) -> dict:
+        """The sample as numpy arrays (uint8 HWC image), before tensor conversion."""
+        c, s = self.cache, self.input_size
+        seed = self.sample_seed(index)
+        rng = np.random.default_rng(seed)
+        m = self._base[index]
+        flip = False
+        if self.aug.geometric:
+            g = sample_geometry(self.aug, rng)
+            flip = g["flip"]
+            m = around_centre(s, g["scale"], g["rotation_deg"], g["tx"], g["ty"], flip) @ m
+        image = warp(np.asarray(c.images[index]), m, s)
+        pts = transform_points(m, c.landmarks[index]).astype(np.float32)
+        vis = c.visible[index].copy()
+        if flip:  # the matrix mirrored the coordinates; swap left/right indices
+            pts, vis = pts[self._flip_index], vis[self._flip_index]
+        if self.aug.background and c.masks is not None and rng.random() < self.aug.background:
+            import cv2
+
+            mask = warp(np.asarray(c.masks[index]), m, s, interpolation=cv2.INTER_NEAREST)
+            image = replace_background(image, mask, rng, self.background_pool)
+        image = self.photometric(image, seed % (2**31))
+        pts = convert_points(pts, self.src_scheme, self.scheme)
+        vis = convert_points(vis[:, None], self.src_scheme, self.scheme)[:, 0]
+        return {"image": image, "landmarks": pts, "visible": vis,
+                "matrix": m @ c.matrices[index], "index": index, "flipped": flip}
+
+    def __getitem__(self, index: int) -> dict:
+        d = self.load(index)
+        img = torch.from_numpy(np.ascontiguousarray(d["image"])).permute(2, 0, 1).float().div_(255.0)
+        return {"image": img, "landmarks": torch.from_numpy(d["landmarks"]),
+                "visible": torch.from_numpy(d["visible"].astype(np.float32)),
+                "matrix": torch.from_numpy(d["matrix"]), "index": index}

@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from heatmark.data.augment import flip_landmarks
+from heatmark.data.crops import (SquareBox, around_centre, box_from_detection, box_from_landmarks, crop_face,
+                                 crop_matrix, invert, jitter_box, transform_points, warp)
+from heatmark.data.schemes import IBUG68
+
+
+@settings(max_examples=60, deadline=None)
+@given(cx=st.floats(-100, 900), cy=st.floats(-100, 900), size=st.floats(5, 2000), out=st.integers(16, 512),
+       rot=st.floats(-180, 180), flip=st.booleans())
+def test_crop_then_inverse_is_identity(cx, cy, size, out, rot, flip):
+    pts = np.random.default_rng(1).uniform(-50, 1000, (68, 2))
+    m = crop_matrix(SquareBox(cx, cy, size), out, rot, flip)
+    back = transform_points(invert(m), transform_points(m, pts))
+    assert np.abs(back - pts).max() < 1e-3
+
+
+def test_batched_transform():
+    rng = np.random.default_rng(0)
+    ms = np.stack([crop_matrix(SquareBox(*rng.uniform(50, 100, 3)), 64, r) for r in (0, 30, -45)])
+    pts = rng.uniform(0, 200, (3, 68, 2))
+    out = transform_points(ms, pts)
+    for i in range(3):
+        np.testing.assert_allclose(out[i], transform_points(ms[i], pts[i]))
+
+
+def test_box_maps_to_crop_corners_and_centre():
+    m = crop_matrix(SquareBox(100, 50, 40), 80)
+    np.testing.assert_allclose(transform_points(m, np.array([[80.0, 30], [120, 70], [100, 50]])),
+                               [[0, 0], [80, 80], [40, 40]], atol=1e-9)
+
+
+def test_warp_is_subpixel_aligned_with_points():
+    """A single bright pixel's centroid after warping lands where the matrix sends its centre."""
+    img = np.zeros((64, 64), np.float32)
+    img[20, 10] = 1
+    for m in (crop_matrix(SquareBox(32, 32, 64), 128), crop_matrix(SquareBox(30.3, 33.7, 50), 128, 0, True)):
+        c = warp(img, m, 128)
+        ys, xs = np.mgrid[: c.shape[0], : c.shape[1]]
+        w = c / c.sum()
+        centroid = [(w * (xs + 0.5)).sum(), (w * (ys + 0.5)).sum()]
+        # OpenCV warps with 1/32-pixel fixed-point coordinates: ~0.016 input px, x scale in output px.
+        # A half-pixel convention error would be >= 1 px here.
+        np.testing.assert_allclose(centroid, transform_points(m, np.array([[10.5, 20.5]]))[0], atol=0.06)
+
+
+def test_flip_twice_is_identity_and_keeps_sides():
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(0, 100, (68, 2))
+    pts[36:42, 0] = rng.uniform(10, 40, 6)  # subject's right eye on the image's left
+    pts[42:48, 0] = rng.uniform(60, 90, 6)
+    f = flip_landmarks(pts, 100, IBUG68.flip_index)
+    np.testing.assert_allclose(flip_landmarks(f, 100, IBUG68.flip_index), pts)
+    # after the mirror + swap, indices 36-41 (subject's right eye) are again on the image's left
+    assert f[36:42, 0].max() < f[42:48, 0].min()
+
+
+def test_flip_matrix_and_index_swap_match_flip_landmarks():
+    pts = np.random.default_rng(3).uniform(20, 80, (68, 2))
+    m = crop_matrix(SquareBox(50, 50, 100), 100, flip=True)
+    via_matrix = transform_points(m, pts)[IBUG68.flip_index]
+    np.testing.assert_allclose(via_matrix, flip_landmarks(pts, 100, IBUG68.flip_index), atol=1e-9)
+
+
+def test_box_helpers():
+    pts = np.array([[10.0, 20], [30, 60]])
+    b = box_from_landmarks(pts, 1.5)
+    assert (b.cx, b.cy, b.size) == (20, 40, 60)
+    vis = np.array([True, False])
+    assert box_from_landmarks(pts, 1.0, vis).size == 1.0  # one visible point: minimal box
+    d = box_from_detection([0, 0, 100, 80], scale=1.2, shift_y=0.1)
+    assert d.size == pytest.approx(120) and d.cy == pytest.approx(40 + 12)
+    j = jitter_box(b, np.random.default_rng(0), 0.1, 0.05)
+    assert 54 <= j.size <= 66 and abs(j.cx - 20) <= 3
+
+
+def test_crop_face_returns_matrix_and_image():
+    img = np.zeros((100, 100, 3), np.uint8)
+    img[40:60, 40:60] = 255
+    crop, m = crop_face(img, SquareBox(50, 50, 40), 80)
+    assert crop.shape == (80, 80, 3) and crop[40, 40].min() == 255 and crop[2, 2].max() == 0
+    assert around_centre(64).shape == (3, 3)
