@@ -43,6 +43,37 @@ def _cmd_data_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_table(title: str, rows: list[dict], formats: dict[str, str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in rows[0]:
+        table.add_column(col, justify="right" if col in formats else "left")
+    for r in rows:
+        table.add_row(*[format(v, formats[k]) if k in formats else str(v) for k, v in r.items()])
+    Console(width=max(120, Console().width)).print(table)
+
+
+def _cmd_bench_decode(args: argparse.Namespace) -> int:
+    from heatmark.engine.bench import bench_decode, machine
+
+    rows = bench_decode(args.batch, args.points, args.size, args.sigma, args.repeats)
+    _print_table(f"decode {args.batch}x{args.points}x{args.size}x{args.size} heatmaps, sigma {args.sigma} "
+                 f"({machine()})", rows, {"ms": ".2f", "error_heatmap_px": ".4f"})
+    return 0
+
+
+def _cmd_bench_models(args: argparse.Namespace) -> int:
+    from heatmark.engine.bench import DEFAULT_MODELS, bench_models, machine
+
+    models = [m for m in DEFAULT_MODELS if not args.head or m[0] == args.head]
+    rows = bench_models(args.size, tuple(args.batch), args.points, args.repeats, models)
+    fmt = {"params_m": ".2f", **{f"ms_per_image_b{b}": ".1f" for b in args.batch}}
+    _print_table(f"models at {args.size}x{args.size}, forward on CPU ({machine()})", rows, fmt)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from heatmark import __version__
     from heatmark.data.augment import PRESETS
@@ -69,6 +100,24 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--skip-bad", action="store_true", help="skip and list bad samples instead of stopping")
     show.set_defaults(func=_cmd_data_show)
     data.set_defaults(func=lambda a: data.print_help())
+
+    bench = sub.add_parser("bench", help="micro-benchmarks (decoding, model size and speed)")
+    bsub = bench.add_subparsers(dest="bench_command", metavar="SUBCOMMAND")
+    bd = bsub.add_parser("decode", help="time every heatmap decoder on one batch")
+    bd.add_argument("--batch", type=int, default=32)
+    bd.add_argument("--points", type=int, default=68)
+    bd.add_argument("--size", type=int, default=64, help="heatmap side")
+    bd.add_argument("--sigma", type=float, default=2.0)
+    bd.add_argument("--repeats", type=int, default=30)
+    bd.set_defaults(func=_cmd_bench_decode)
+    bm = bsub.add_parser("models", help="parameters and CPU ms/image of every backbone x head")
+    bm.add_argument("--size", type=int, default=128, help="input side")
+    bm.add_argument("--batch", type=int, nargs="+", default=[1, 32])
+    bm.add_argument("--points", type=int, default=68)
+    bm.add_argument("--repeats", type=int, default=5)
+    bm.add_argument("--head", choices=["regression", "heatmap"], help="only this head")
+    bm.set_defaults(func=_cmd_bench_models)
+    bench.set_defaults(func=lambda a: bench.print_help())
     return p
 
 

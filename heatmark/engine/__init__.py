@@ -1,0 +1,1 @@
+"""Engine: training, evaluation and benchmarks. Imports models, codecs, losses and data; nothing below imports it."""

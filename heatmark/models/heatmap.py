@@ -1,0 +1,76 @@
+"""Encoder-decoder heatmap models from segmentation-models-pytorch, with a configurable output stride.
+
+- ``unet``: smp's Unet decoder, stopped after the block at the requested stride (stride 4 drops the two
+  full-resolution blocks, which is most of the decoder's CPU cost), then a 3×3 convolution to K maps.
+- ``fpn``: smp's FPN decoder, whose output is at stride 4; for stride 2 or 1 its features are upsampled
+  bilinearly before the 3×3 output convolution.
+- any other smp architecture (``unetplusplus``, ``linknet``, ``deeplabv3plus``, ...): the full model with K
+  classes, average-pooled to the stride (correct but spends compute on full-resolution outputs).
+
+Any smp encoder name works (``resnet18``, ``mobilenet_v2``, ``tu-<timm name>`` ...); encoders are built with
+``encoder_weights=None``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from heatmark.errors import ConfigError
+from heatmark.models.common import Normalize
+
+ENCODER_ALIASES = {"mobilenetv2": "mobilenet_v2", "mobilenetv3": "tu-mobilenetv3_large_100",
+                   "mobilenetv3_small": "tu-mobilenetv3_small_100"}
+
+
+class HeatmapModel(nn.Module):
+    """Image in [0, 1] (B, 3, S, S) → heatmaps (B, K, S/stride, S/stride). S must be a multiple of 32."""
+
+    head_type = "heatmap"
+
+    def __init__(self, backbone: str = "resnet18", num_points: int = 68, arch: str = "unet", stride: int = 4,
+                 decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16), fpn_channels: int = 128):
+        super().__init__()
+        import segmentation_models_pytorch as smp
+
+        if stride not in (1, 2, 4):
+            raise ConfigError(f"heatmap output stride must be 1, 2 or 4, got {stride}")
+        self.num_points, self.stride, self.arch = num_points, stride, arch.lower()
+        self.normalize = Normalize()
+        encoder = ENCODER_ALIASES.get(backbone, backbone)
+        try:
+            if self.arch == "unet":
+                net = smp.create_model("unet", encoder_name=encoder, encoder_weights=None, classes=num_points,
+                                       decoder_channels=tuple(decoder_channels))
+                keep = len(decoder_channels) - int(math.log2(stride))
+                net.decoder.blocks = net.decoder.blocks[:keep]
+                feat = decoder_channels[keep - 1]
+            elif self.arch == "fpn":
+                net = smp.create_model("fpn", encoder_name=encoder, encoder_weights=None, classes=num_points,
+                                       decoder_segmentation_channels=fpn_channels, upsampling=1)
+                feat = fpn_channels
+            else:
+                net = smp.create_model(self.arch, encoder_name=encoder, encoder_weights=None, classes=num_points)
+                feat = None
+        except (KeyError, ValueError) as e:
+            raise ConfigError(f"cannot build heatmap model arch={arch!r} encoder={backbone!r}: {e}") from None
+        self.encoder, self.decoder = net.encoder, net.decoder
+        self.generic = None if feat is not None else net
+        self.head = nn.Conv2d(feat, num_points, 3, padding=1) if feat is not None else None
+        if self.head is not None:
+            nn.init.normal_(self.head.weight, std=1e-3)
+            nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.normalize(x)
+        if self.generic is not None:
+            out = self.generic(x)
+            return F.avg_pool2d(out, self.stride) if self.stride > 1 else out
+        f = self.decoder(self.encoder(x))
+        target = x.shape[-1] // self.stride
+        if f.shape[-1] != target:  # FPN at stride 2 or 1
+            f = F.interpolate(f, size=(x.shape[-2] // self.stride, target), mode="bilinear", align_corners=False)
+        return self.head(f)

@@ -1,0 +1,69 @@
+"""Every backbone × head builds and runs forward + backward on a 128×128 batch on CPU."""
+
+import pytest
+import torch
+
+from heatmark.errors import ConfigError
+from heatmark.models import BACKBONES, create_model
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_regression_backbones(backbone):
+    m = create_model("regression", backbone, num_points=68)
+    x = torch.rand(2, 3, 128, 128)
+    y = m(x)
+    assert y.shape == (2, 68, 2)
+    y.sum().backward()
+    assert all(p.grad is not None for p in m.parameters() if p.requires_grad)
+    # training starts from the crop centre (train mode: BatchNorm uses batch statistics)
+    assert torch.allclose(y.detach(), torch.full_like(y, 0.5), atol=0.02)
+
+
+@pytest.mark.parametrize("arch", ["unet", "fpn"])
+@pytest.mark.parametrize("stride", [1, 2, 4])
+def test_heatmap_archs_and_strides(arch, stride):
+    m = create_model("heatmap", "resnet18", num_points=5, arch=arch, stride=stride)
+    y = m(torch.rand(2, 3, 128, 128))
+    assert y.shape == (2, 5, 128 // stride, 128 // stride)
+    y.square().mean().backward()
+
+
+@pytest.mark.parametrize("backbone", ["mobilenetv2", "mobilenetv3", "resnet50"])
+def test_heatmap_other_encoders(backbone):
+    m = create_model("heatmap", backbone, num_points=68, arch="fpn", stride=4)
+    y = m(torch.rand(1, 3, 128, 128))
+    assert y.shape == (1, 68, 32, 32)
+    y.mean().backward()
+
+
+def test_generic_smp_arch_pooled_to_stride():
+    m = create_model("heatmap", "resnet18", num_points=3, arch="linknet", stride=4)
+    assert m(torch.rand(1, 3, 64, 64)).shape == (1, 3, 16, 16)
+
+
+def test_custom_point_count_and_config_round_trip():
+    m = create_model("regression", "mobilenetv3_small", num_points=1, hidden=32)
+    assert m(torch.rand(1, 3, 64, 64)).shape == (1, 1, 2)
+    again = create_model(**m.config)
+    assert again.config == m.config
+    assert sum(p.numel() for p in again.parameters()) == sum(p.numel() for p in m.parameters())
+
+
+def test_xception_options_and_mean_shape():
+    m = create_model("regression", "xception", num_points=3, backbone_kw={"width": 0.25, "middle_blocks": 2})
+    m.init_mean_shape(torch.tensor([[0.3, 0.4], [0.7, 0.4], [0.5, 0.8]]))
+    m.eval()
+    with torch.no_grad():
+        out = m(torch.rand(1, 3, 64, 64))
+    assert torch.allclose(out[0, 2], torch.tensor([0.5, 0.8]), atol=0.05)
+
+
+def test_bad_model_options():
+    with pytest.raises(ConfigError, match="unknown head"):
+        create_model("transformer")
+    with pytest.raises(ConfigError, match="unknown option"):
+        create_model("heatmap", "resnet18", strid=4)
+    with pytest.raises(ConfigError, match="unknown backbone"):
+        create_model("regression", "resnet1000")
+    with pytest.raises(ConfigError, match="stride"):
+        create_model("heatmap", "resnet18", stride=8)
