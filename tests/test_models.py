@@ -28,9 +28,11 @@ def test_heatmap_archs_and_strides(arch, stride):
     y.square().mean().backward()
 
 
-@pytest.mark.parametrize("backbone", ["mobilenetv2", "mobilenetv3", "resnet50"])
-def test_heatmap_other_encoders(backbone):
-    m = create_model("heatmap", backbone, num_points=68, arch="fpn", stride=4)
+@pytest.mark.parametrize("arch", ["unet", "fpn"])
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_heatmap_every_backbone(backbone, arch):
+    # "xception" here is smp's Xception encoder (ReLU); the LeakyReLU one is the regression backbone
+    m = create_model("heatmap", backbone, num_points=68, arch=arch, stride=4)
     y = m(torch.rand(1, 3, 128, 128))
     assert y.shape == (1, 68, 32, 32)
     y.mean().backward()
