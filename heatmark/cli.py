@@ -43,6 +43,106 @@ def _cmd_data_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_config(args: argparse.Namespace) -> dict:
+    from heatmark.config import DEFAULTS, _merge, apply_overrides, load_config, parse_source
+    from heatmark.engine.recipes import HEAD_RECIPES
+
+    if args.config:
+        cfg = load_config(args.config)
+        if args.head and cfg["model"]["head"] != args.head:
+            cfg = _merge(cfg, HEAD_RECIPES[args.head])
+    else:
+        cfg = _merge(DEFAULTS, HEAD_RECIPES[args.head or "heatmap"])
+    if args.train:
+        cfg["data"]["train"] = [parse_source(s) for s in args.train]
+    if args.val:
+        cfg["data"]["val"] = {k: v for k, v in parse_source(args.val).items() if k != "ratio"}
+    if args.no_val:
+        cfg["data"]["val"] = None
+    if args.epochs is not None:
+        cfg["optim"]["epochs"] = args.epochs
+    if args.max_steps is not None:
+        cfg["optim"]["max_steps"] = args.max_steps
+    if args.seed is not None:
+        cfg["seed"] = args.seed
+    return apply_overrides(cfg, args.set or [])
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from heatmark.engine.trainer import Trainer
+
+    cfg = _train_config(args)
+    trainer = Trainer(cfg, args.out, resume=args.resume, progress=not args.quiet and sys.stdout.isatty())
+    last = trainer.fit()
+    if trainer.main:
+        print(f"done: {last.get('step')} steps, last val NME {last.get('val_nme', float('nan')):.3f}%, "
+              f"best {trainer.best:.3f}% -> {Path(args.out) / 'best.safetensors'}")
+    return 0
+
+
+def _default_weights() -> Path:
+    from heatmark.errors import HeatmarkError
+
+    w = Path(__file__).parent / "weights" / "default.safetensors"
+    if not w.is_file():
+        raise HeatmarkError("no --weights given and no default model is shipped yet; pass --weights RUN/best.safetensors")
+    return w
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    from heatmark.checkpoint import load_model
+    from heatmark.data.cache import CropCache
+    from heatmark.data.dataset import LandmarkDataset
+    from heatmark.data.image_io import read_image
+    from heatmark.data.readers import load_dataset
+    from heatmark.engine.evaluate import common_scheme, evaluate, predict_dataset, subsets_300w
+    from heatmark.engine.metrics import nme
+    from heatmark.engine.plots import ced_plot, prediction_grid
+    from heatmark.errors import HeatmarkError
+
+    if args.boxes == "detector":
+        raise HeatmarkError("--boxes detector needs the face detector (not available yet); use --boxes gt")
+    weights = Path(args.weights) if args.weights else _default_weights()
+    model, codec, scheme, meta = load_model(weights)
+    records = load_dataset(args.dataset, args.root, scheme=args.scheme, skip_bad=args.skip_bad)
+    for e in records.skipped:
+        print(f"skipped: {e}", file=sys.stderr)
+    size, box = int(meta["input_size"]), float(meta["box_scale"])
+    cache = CropCache(records, size=size, context=box, cache_dir=None)
+    ds = LandmarkDataset(cache, input_size=size, target_scheme=scheme, box_scale=box)
+    pred, _ = predict_dataset(model, codec, ds, args.batch_size, "cpu", decoder=args.decoder)
+    subsets = subsets_300w(records, args.root) if args.dataset == "300w" else {}
+    res = evaluate(pred, scheme, records, args.norm, subsets)
+    res.update({"weights": str(weights), "dataset": args.dataset, "root": str(args.root), "boxes": args.boxes,
+                "decoder": args.decoder or getattr(codec, "decoder", None)})
+    rows = [{"set": "all", **{k: res[k] for k in ("n", "nme", "fr@0.08", "auc@0.08", "fr@0.10", "auc@0.10",
+                                                  "mean_error_px")}}]
+    for name in ("common", "challenging", "full"):
+        if name in res:
+            rows.append({"set": name, **{k: res[name][k] for k in rows[0] if k != "set"}})
+    _print_table(f"{args.dataset} {args.root} ({res['scheme']}, NME/FR/AUC in %, norm {args.norm})", rows,
+                 {k: ".3f" for k in rows[0] if k not in ("set", "n")})
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(res, indent=1))
+    if args.plots:
+        plots = Path(args.plots)
+        p, g, vis, sch = common_scheme(pred, scheme, records)
+        per = nme(p, g, sch, args.norm, vis)
+        ced_plot({Path(weights).parent.name or "model": per}, 0.10, plots / "ced.png",
+                 f"{args.dataset}: CED of NME ({len(per)} faces)")
+        order = np.argsort(per)
+        for name, idx in (("best", order[:6]), ("worst", order[::-1][:6])):
+            prediction_grid([records[i].load_image() for i in idx], [p[i] for i in idx], [g[i] for i in idx], sch,
+                            [f"{records[i].name} {per[i] * 100:.1f}%" for i in idx], plots / f"{name}.png")
+        print(f"plots in {plots}: ced.png, best.png, worst.png")
+    return 0
+
+
 def _print_table(title: str, rows: list[dict], formats: dict[str, str]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -100,6 +200,36 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--skip-bad", action="store_true", help="skip and list bad samples instead of stopping")
     show.set_defaults(func=_cmd_data_show)
     data.set_defaults(func=lambda a: data.print_help())
+
+    tr = sub.add_parser("train", help="train a model (regression or heatmap head)")
+    tr.add_argument("--head", choices=["heatmap", "regression"], help="head recipe (default heatmap)")
+    tr.add_argument("--config", help="YAML config (see configs/)")
+    tr.add_argument("--train", action="append", metavar="DATASET:ROOT[@RATIO]",
+                    help="training source, repeatable; ratios mix sources (e.g. facesynthetics:DIR@0.6)")
+    tr.add_argument("--val", metavar="DATASET:ROOT", help="validation set (real faces)")
+    tr.add_argument("--no-val", action="store_true", help="train without validation")
+    tr.add_argument("--out", default="runs/latest", help="run folder (checkpoints, metrics.jsonl)")
+    tr.add_argument("--epochs", type=int)
+    tr.add_argument("--max-steps", type=int, help="stop after this many optimiser steps (a fixed budget)")
+    tr.add_argument("--seed", type=int)
+    tr.add_argument("--resume", action="store_true", help="continue from RUN/last.safetensors")
+    tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. loss.name=awing")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar (one line per epoch)")
+    tr.set_defaults(func=_cmd_train)
+
+    ev = sub.add_parser("eval", help="evaluate weights on an annotated dataset")
+    ev.add_argument("--dataset", required=True, choices=DATASETS)
+    ev.add_argument("--root", required=True, help="dataset folder or file")
+    ev.add_argument("--weights", help="a .safetensors file (default: the shipped model)")
+    ev.add_argument("--boxes", choices=["gt", "detector"], default="gt", help="face boxes from ground truth or detector")
+    ev.add_argument("--scheme", help="landmark scheme of the dataset (default: from the dataset)")
+    ev.add_argument("--decoder", help="heatmap decoder to use instead of the model's (argmax, quarter, dark, ...)")
+    ev.add_argument("--norm", default="default", help="NME normalisation: default (scheme's), inter_pupil, ...")
+    ev.add_argument("--json", help="write the metrics as JSON here")
+    ev.add_argument("--plots", help="write ced.png, best.png and worst.png into this folder")
+    ev.add_argument("--batch-size", type=int, default=32)
+    ev.add_argument("--skip-bad", action="store_true")
+    ev.set_defaults(func=_cmd_eval)
 
     bench = sub.add_parser("bench", help="micro-benchmarks (decoding, model size and speed)")
     bsub = bench.add_subparsers(dest="bench_command", metavar="SUBCOMMAND")

@@ -150,9 +150,15 @@ class CropCache:
             for old in root.glob(self.path.name.rsplit("-", 1)[0] + "-*"):
                 if old.is_dir() and old.name != self.path.name and not old.name.startswith("."):
                     shutil.rmtree(old, ignore_errors=True)
+            if (self.path / "complete").is_file():
+                return  # another process finished the same cache first: keep its copy
             if self.path.exists():
                 shutil.rmtree(self.path)
-            os.replace(tmp, self.path)
+            try:
+                os.replace(tmp, self.path)
+            except OSError:
+                if not (self.path / "complete").is_file():
+                    raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

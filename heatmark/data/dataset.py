@@ -51,13 +51,15 @@ class LandmarkDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.cache)
 
-    def sample_seed(self, index: int) -> int:
-        return int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)[0])
+    def sample_seed(self, index: int, epoch: int | None = None) -> int:
+        e = self.epoch if epoch is None else epoch
+        return int(np.random.SeedSequence([self.seed, e, index]).generate_state(1)[0])
 
-    def load(self, index: int) -> dict:
-        """The sample as numpy arrays (uint8 HWC image), before tensor conversion."""
+    def load(self, index: int, epoch: int | None = None) -> dict:
+        """The sample as numpy arrays (uint8 HWC image), before tensor conversion. ``epoch`` overrides
+        :meth:`set_epoch` (samplers pass it with the index so persistent workers need no message)."""
         c, s = self.cache, self.input_size
-        seed = self.sample_seed(index)
+        seed = self.sample_seed(index, epoch)
         rng = np.random.default_rng(seed)
         m = self._base[index]
         flip = False
@@ -81,8 +83,9 @@ class LandmarkDataset(torch.utils.data.Dataset):
         return {"image": image, "landmarks": pts, "visible": vis,
                 "matrix": m @ c.matrices[index], "index": index, "flipped": flip}
 
-    def __getitem__(self, index: int) -> dict:
-        d = self.load(index)
+    def __getitem__(self, index: int | tuple[int, int]) -> dict:
+        index, epoch = index if isinstance(index, tuple) else (index, None)
+        d = self.load(index, epoch)
         img = torch.from_numpy(np.ascontiguousarray(d["image"])).permute(2, 0, 1).float().div_(255.0)
         return {"image": img, "landmarks": torch.from_numpy(d["landmarks"]),
                 "visible": torch.from_numpy(d["visible"].astype(np.float32)),

@@ -1,0 +1,108 @@
+"""Saving and loading models as safetensors. No pickle: nothing in a weights file can run code.
+
+A heatmark weights file is self-contained: the tensors plus, in the safetensors metadata under the key
+``heatmark``, a JSON description (model config, codec, scheme, input size, metrics, ...) from which
+:func:`load_model` rebuilds the network. A ``.json`` sidecar with the same description is written beside it
+for people to read. Files are written to a temporary name and renamed, so a crash never leaves a
+half-written file under the real name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from heatmark.errors import DataError, HeatmarkError
+
+FORMAT = "heatmark-1"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    """Write ``tensors`` + ``meta`` atomically to ``path`` (safetensors) and ``path.json`` (readable copy)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"format": FORMAT, **meta}
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    clean = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    save_file(clean, str(tmp), metadata={"heatmark": json.dumps(meta)})
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=1, default=str))
+
+
+def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "weights file not found")
+    try:
+        tensors = load_file(str(path))
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as f:
+            raw = (f.metadata() or {}).get("heatmark")
+    except (SafetensorError, OSError, ValueError) as e:
+        raise DataError(path, f"not a readable safetensors file ({e})",
+                        "was it cut short? use the previous checkpoint or retrain") from None
+    if raw is None:
+        raise DataError(path, "safetensors file has no heatmark metadata", "save weights with heatmark")
+    return tensors, json.loads(raw)
+
+
+def model_meta(model: torch.nn.Module, codec, scheme, input_size: int, box_scale: float, **extra) -> dict:
+    return {"model": model.config, "codec": codec.__dict__ | {"kind": codec.kind}, "scheme": scheme.to_dict(),
+            "input_size": int(input_size), "box_scale": float(box_scale), **extra}
+
+
+def save_model(path: str | Path, model: torch.nn.Module, meta: dict) -> None:
+    save_tensors(path, {f"model.{k}": v for k, v in model.state_dict().items()}, meta)
+
+
+def build_from_meta(meta: dict, path: Path | None = None):
+    """(model, codec, scheme) from a weights file's description."""
+    from heatmark.codecs import create_codec
+    from heatmark.data.schemes import Scheme
+    from heatmark.models import create_model
+
+    try:
+        mcfg = dict(meta["model"])
+        codec_cfg = {k: v for k, v in meta["codec"].items() if k not in ("kind", "input_size")}
+        head = mcfg.pop("head")
+        model = create_model(head, mcfg.pop("backbone"), mcfg.pop("num_points"), **mcfg)
+        codec = create_codec(head, int(meta["input_size"]), **codec_cfg)
+        scheme = Scheme.from_dict(meta["scheme"], source=str(path))
+    except (KeyError, TypeError) as e:
+        raise DataError(path, f"weights description is incomplete ({e})") from None
+    return model, codec, scheme
+
+
+def load_model(path: str | Path, expect: dict | None = None, prefix: str = "model."):
+    """Load (model, codec, scheme, meta). ``expect`` (e.g. ``{"num_points": 68, "head": "heatmap"}``) is
+    checked against the file; a mismatch says which was expected and which was found."""
+    path = Path(path)
+    tensors, meta = load_tensors(path)
+    for k, v in (expect or {}).items():
+        found = meta.get("model", {}).get(k)
+        if found != v:
+            raise HeatmarkError(f"{path}: expected a model with {k}={v!r}, found {k}={found!r}")
+    model, codec, scheme = build_from_meta(meta, path)
+    state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        cfg = meta.get("model")
+        raise HeatmarkError(f"{path}: weights do not fit the architecture it describes ({cfg}): "
+                            f"{str(e).splitlines()[0]}") from None
+    model.eval()
+    return model, codec, scheme, meta

@@ -1,0 +1,63 @@
+"""Report pictures drawn with OpenCV (no plotting library): CED curves and prediction grids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from heatmark.data.image_io import write_image
+from heatmark.data.visualize import draw_landmarks, make_grid
+from heatmark.engine.metrics import auc, ced
+
+PALETTE = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189), (140, 86, 75),
+           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+
+
+def ced_plot(curves: dict[str, np.ndarray], threshold: float, path: str | Path, title: str = "",
+             size: tuple[int, int] = (640, 480)) -> None:
+    """Cumulative error distribution of per-image NME (fractions) for each named set of errors."""
+    w, h = size
+    left, right, top, bottom = 60, 20, 40, 50
+    img = np.full((h, w, 3), 255, np.uint8)
+    pw, ph = w - left - right, h - top - bottom
+
+    def xy(x, y):
+        return int(left + x / threshold * pw), int(top + (1 - y) * ph)
+
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    for i in range(6):  # grid and ticks
+        gx = threshold * i / 5
+        cv2.line(img, xy(gx, 0), xy(gx, 1), (225, 225, 225), 1)
+        cv2.putText(img, f"{gx * 100:.0f}", (xy(gx, 0)[0] - 8, top + ph + 18), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        gy = i / 5
+        cv2.line(img, xy(0, gy), xy(threshold, gy), (225, 225, 225), 1)
+        cv2.putText(img, f"{gy:.1f}", (left - 35, xy(0, gy)[1] + 5), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.rectangle(img, xy(0, 1), xy(threshold, 0), (0, 0, 0), 1)
+    cv2.putText(img, "NME (%)", (left + pw // 2 - 30, h - 12), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, title or "Cumulative error distribution", (left, 25), font, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+    for i, (name, errors) in enumerate(curves.items()):
+        x, y = ced(errors, threshold, 400)
+        pts = np.array([xy(a, b) for a, b in zip(x, y)], np.int32)
+        col = PALETTE[i % len(PALETTE)]
+        cv2.polylines(img, [pts], False, col, 2, cv2.LINE_AA)
+        label = f"{name}  AUC@{threshold:.2f} {auc(errors, threshold) * 100:.1f}"
+        ly = top + ph - 15 - 20 * (len(curves) - 1 - i)
+        cv2.line(img, (left + pw - 250, ly - 4), (left + pw - 225, ly - 4), col, 3)
+        cv2.putText(img, label, (left + pw - 220, ly), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    write_image(path, img)
+
+
+def prediction_grid(images: list[np.ndarray], preds: list[np.ndarray], gts: list[np.ndarray], scheme,
+                    captions: list[str], path: str | Path, tile: int = 192) -> None:
+    """Crops around each face: ground truth in green, prediction in red."""
+    from heatmark.data.crops import box_from_landmarks, crop_face, transform_points
+
+    tiles = []
+    for img, p, g in zip(images, preds, gts):
+        crop, m = crop_face(img, box_from_landmarks(g, 1.4), tile)
+        t = draw_landmarks(crop, transform_points(m, g), scheme, colours=[(40, 200, 60)])
+        t = draw_landmarks(t, transform_points(m, p), scheme, colours=[(230, 40, 40)])
+        tiles.append(t)
+    write_image(path, make_grid(tiles, ncols=min(6, len(tiles)), captions=captions))

@@ -1,0 +1,352 @@
+"""One trainer for every model: regression or heatmap head, CPU or CUDA, one process or DDP under torchrun.
+
+Per epoch: train on the mixed sources, validate on a real set (NME in the original images), write
+``last.safetensors`` (full state, for ``--resume``) and, when validation improves, ``best.safetensors``
+(weights only, EMA weights if EMA is on), each with a JSON sidecar, and append a line to ``metrics.jsonl``.
+Randomness is a function of (seed, epoch, index) for data and of the saved RNG state for the model, so a
+resumed CPU run continues exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from heatmark.checkpoint import load_tensors, model_meta, save_model, save_tensors
+from heatmark.codecs import create_codec
+from heatmark.codecs.decoders import decode_soft_argmax
+from heatmark.data.crops import transform_points
+from heatmark.data.schemes import get_scheme
+from heatmark.engine.data import MixDataset, MixSampler, build_source, collate
+from heatmark.engine.evaluate import evaluate, predict_dataset
+from heatmark.errors import ConfigError, HeatmarkError
+from heatmark.losses import create_loss
+from heatmark.models import count_parameters, create_model
+
+
+class TrainingDiverged(HeatmarkError):
+    """The loss became NaN or Inf."""
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).parent)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+class EMA:
+    """Exponential moving average of a model's parameters and buffers."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                self.shadow[k].mul_(self.decay).add_(v.detach(), alpha=1 - self.decay)
+            else:
+                self.shadow[k].copy_(v)
+
+
+def _dist_info() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    rank = dist.get_rank() if world > 1 else 0
+    return rank, world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+class Trainer:
+    def __init__(self, cfg: dict, out_dir: str | Path, resume: bool = False, device: str | None = None,
+                 progress: bool = True, log=print):
+        self.cfg, self.out = cfg, Path(out_dir)
+        self.log = log
+        self.rank, self.world, local_rank = _dist_info()
+        self.main = self.rank == 0
+        if device is None:
+            device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        self.cuda = self.device.type == "cuda"
+        if not self.cuda and self.world > 1:
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.world))
+        self.progress = progress and self.main
+        seed = int(cfg["seed"])
+        torch.manual_seed(seed)
+
+        d, o = cfg["data"], cfg["optim"]
+        self.scheme = get_scheme(d["scheme"])
+        self.input_size = int(d["input_size"])
+        if self.input_size % 32:
+            raise ConfigError(f"data.input_size must be a multiple of 32, got {self.input_size}")
+        if not d["train"]:
+            raise ConfigError("data.train is empty: give at least one training source")
+        if self.world > 1 and self.rank != 0:
+            dist.barrier()  # rank 0 builds the crop caches first; the others then reuse them
+        sources = [build_source(e, d, self.scheme, cfg["augment"], seed, train=True)[0] for e in d["train"]]
+        self.train_data = MixDataset(sources)
+        self.sampler = MixSampler([len(s) for s in sources], [float(e.get("ratio", 1.0)) for e in d["train"]],
+                                  d.get("samples_per_epoch"), seed, self.rank, self.world)
+        self.batch_size = int(o["batch_size"])
+        self.steps_per_epoch = max(1, len(self.sampler) // self.batch_size)
+        workers = int(d.get("workers", 0))
+        self.loader = torch.utils.data.DataLoader(
+            self.train_data, batch_size=self.batch_size, sampler=self.sampler, num_workers=workers,
+            collate_fn=collate, drop_last=True, persistent_workers=workers > 0, pin_memory=self.cuda,
+            generator=torch.Generator().manual_seed(seed))
+        self.val_data = self.val_records = None
+        if d.get("val"):
+            self.val_data, self.val_records = build_source(d["val"], d, self.scheme, None, seed, train=False)
+        if self.world > 1 and self.rank == 0:
+            dist.barrier()
+
+        m = cfg["model"]
+        self.head = m["head"]
+        self.model = create_model(self.head, m["backbone"], self.scheme.num_points, **(m.get("options") or {}))
+        self.codec = create_codec(self.head, self.input_size, **(cfg.get("codec") or {}))
+        if self.head == "regression" and not resume:
+            self._init_mean_shape(sources[0])
+        self.model.to(self.device)
+        if self.cuda:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.net = self.model
+        if self.world > 1:
+            self.net = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.cuda else None)
+
+        lp = dict((cfg["loss"].get("params") or {}))
+        self.loss_fn = create_loss(cfg["loss"]["name"], **lp)
+        if self.loss_fn.kind != ("coords" if self.head == "regression" else "heatmap"):
+            raise ConfigError(f"loss {cfg['loss']['name']!r} is a {self.loss_fn.kind} loss; the {self.head} head "
+                              f"needs a {'coordinate' if self.head == 'regression' else 'heatmap'} loss")
+        if self.head == "regression" and "pixel_scale" not in lp:
+            self.loss_fn.pixel_scale = self.codec.pixel_scale  # loss parameters are in crop pixels
+        self.aux = None
+        if cfg.get("aux"):
+            a = dict(cfg["aux"])
+            unknown = set(a) - {"loss", "weight", "params", "beta"}
+            if unknown or self.head != "heatmap":
+                raise ConfigError(f"aux takes loss, weight, params, beta (heatmap head only); got {sorted(a)}")
+            self.aux = (create_loss(a.get("loss", "l1"), **(a.get("params") or {})), float(a.get("weight", 1.0)),
+                        float(a.get("beta", self.codec.beta)))
+
+        self.total_steps = int(o["max_steps"] or int(o["epochs"]) * self.steps_per_epoch)
+        self.epochs = math.ceil(self.total_steps / self.steps_per_epoch)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=float(o["lr"]),
+                                           weight_decay=float(o["weight_decay"]))
+        warm, floor = int(o["warmup_steps"]), float(o["min_lr_ratio"])
+
+        def lr_at(step: int) -> float:
+            if step < warm:
+                return (step + 1) / warm
+            t = min(1.0, (step - warm) / max(1, self.total_steps - warm))
+            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_at)
+        self.ema = EMA(self.model, float(o["ema"])) if o.get("ema") else None
+        self.amp_dtype = None
+        if self.cuda:
+            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.epoch = self.step = 0
+        self.best = math.inf
+        self.skipped_batches = 0
+        if resume:
+            self._load_last()
+
+    # ------------------------------------------------------------------ setup helpers
+    def _init_mean_shape(self, ds) -> None:
+        from heatmark.data.schemes import convert_points
+
+        pts = transform_points(ds._base, ds.cache.landmarks)
+        pts = convert_points(pts, ds.src_scheme, ds.scheme).mean(0) / self.input_size
+        self.model.init_mean_shape(torch.as_tensor(pts, dtype=torch.float32))
+
+    def meta(self, **extra) -> dict:
+        return model_meta(self.model, self.codec, self.scheme, self.input_size, self.cfg["data"]["box_scale"],
+                          config=self.cfg, commit=git_commit(), params=count_parameters(self.model), **extra)
+
+    # ------------------------------------------------------------------ checkpoints
+    def _save_last(self, metrics: dict) -> None:
+        t = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        if self.ema:
+            t.update({f"ema.{k}": v for k, v in self.ema.shadow.items()})
+        opt = self.optimizer.state_dict()
+        for pid, st in opt["state"].items():
+            for k, v in st.items():
+                t[f"optim.{pid}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+        t["rng.torch"] = torch.get_rng_state()
+        save_tensors(self.out / "last.safetensors", t, self.meta(
+            epoch=self.epoch, step=self.step, best_nme=self.best, metrics=metrics,
+            optim_groups=opt["param_groups"], scheduler=self.scheduler.state_dict(),
+            skipped_batches=self.skipped_batches, kind="training-state"))
+
+    def _load_last(self) -> None:
+        path = self.out / "last.safetensors"
+        if not path.is_file():
+            raise HeatmarkError(f"{path}: nothing to resume from (no last.safetensors in the run folder)")
+        t, meta = load_tensors(path)
+        if meta.get("model") != self.model.config:
+            raise HeatmarkError(f"{path}: the run was trained with model {meta.get('model')}, "
+                                f"but this config builds {self.model.config}")
+        self.model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
+        if self.ema:
+            self.ema.shadow = {k[4:]: v.to(self.device) for k, v in t.items() if k.startswith("ema.")}
+        state: dict = {}
+        for k, v in t.items():
+            if k.startswith("optim."):
+                _, pid, name = k.split(".", 2)
+                state.setdefault(int(pid), {})[name] = v
+        self.optimizer.load_state_dict({"state": state, "param_groups": meta["optim_groups"]})
+        self.scheduler.load_state_dict(meta["scheduler"])
+        torch.set_rng_state(t["rng.torch"])
+        self.epoch, self.step, self.best = int(meta["epoch"]), int(meta["step"]), float(meta["best_nme"])
+        self.skipped_batches = int(meta.get("skipped_batches", 0))
+        self.log(f"resumed from {path}: epoch {self.epoch}, step {self.step}, best NME {self.best:.3f}")
+
+    def _save_best(self, metrics: dict) -> None:
+        if self.ema:
+            live = {k: v.clone() for k, v in self.model.state_dict().items()}
+            self.model.load_state_dict(self.ema.shadow)
+        save_model(self.out / "best.safetensors", self.model,
+                   self.meta(epoch=self.epoch, step=self.step, metrics=metrics, kind="weights"))
+        if self.ema:
+            self.model.load_state_dict(live)
+
+    # ------------------------------------------------------------------ loop
+    def _loss(self, batch: dict) -> torch.Tensor:
+        x = batch["image"].to(self.device, non_blocking=True)
+        pts = batch["landmarks"].to(self.device)
+        vis = batch["visible"].to(self.device)
+        if self.cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        target, weight = self.codec.encode(pts, vis)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16,
+                            enabled=self.amp_dtype is not None):
+            out = self.net(x)
+        out = out.float()
+        loss = self.loss_fn(out, target, weight)
+        if self.aux is not None:
+            fn, w, beta = self.aux
+            coords = decode_soft_argmax(out, beta)[0] * self.codec.stride
+            loss = loss + w * fn(coords, pts, weight)
+        return loss
+
+    def train_epoch(self, bar=None, task=None) -> dict:
+        self.net.train()
+        self.sampler.set_epoch(self.epoch)
+        losses, n_img, t0 = [], 0, time.perf_counter()
+        clip = float(self.cfg["optim"]["clip_grad"] or 0)
+        for batch in self.loader:
+            if self.step >= self.total_steps:
+                break
+            loss = self._loss(batch)
+            if not torch.isfinite(loss):
+                if self.cfg["optim"]["nan"] == "skip":
+                    self.skipped_batches += 1
+                    self.optimizer.zero_grad(set_to_none=True)
+                    continue
+                raise TrainingDiverged(
+                    f"loss became {loss.item()} at step {self.step} (epoch {self.epoch}); the last good "
+                    f"checkpoint is {self.out / 'last.safetensors'}; lower optim.lr, or set optim.nan=skip")
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            if clip > 0:
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.scheduler.step()
+            if self.ema:
+                self.ema.update(self.model)
+            self.step += 1
+            losses.append(loss.item())
+            n_img += batch["image"].shape[0] * self.world
+            if bar is not None:
+                rate = n_img / (time.perf_counter() - t0)
+                bar.update(task, advance=1, loss=f"{np.mean(losses[-20:]):.4f}", rate=f"{rate:.1f}")
+        mean = float(np.mean(losses)) if losses else float("nan")
+        if self.world > 1:
+            tl = torch.tensor([mean], device=self.device)
+            dist.all_reduce(tl)
+            mean = tl.item() / self.world
+        return {"train_loss": mean, "img_per_s": n_img / max(time.perf_counter() - t0, 1e-9)}
+
+    def validate(self) -> dict:
+        if self.val_data is None:
+            return {}
+        model = self.model
+        if self.ema:
+            live = {k: v.clone() for k, v in model.state_dict().items()}
+            model.load_state_dict(self.ema.shadow)
+        idx = list(range(self.rank, len(self.val_data), self.world))
+        pred, _ = predict_dataset(model, self.codec, self.val_data, 32, self.device, idx)
+        if self.ema:
+            model.load_state_dict(live)
+        if self.world > 1:
+            gathered = [None] * self.world
+            dist.all_gather_object(gathered, (idx, pred))
+            full = np.zeros((len(self.val_data), *pred.shape[1:]))
+            for i, p in gathered:
+                full[i] = p
+            pred = full
+        res = evaluate(pred, self.scheme, self.val_records, self.cfg["eval"]["norm"])
+        return {"val_nme": res["nme"], "val_fr@0.10": res["fr@0.10"], "val_auc@0.10": res["auc@0.10"],
+                "val_n": res["n"]}
+
+    def fit(self) -> dict:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        if self.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.json").write_text(json.dumps(self.cfg, indent=1))
+            self.log(f"training {self.head} {self.cfg['model']['backbone']} ({count_parameters(self.model) / 1e6:.2f} M "
+                     f"params) on {self.device} x{self.world}: {self.total_steps} steps, {self.epochs} epochs of "
+                     f"{self.steps_per_epoch} x {self.batch_size} images -> {self.out}")
+        last: dict = {}
+        cols = [TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("step {task.completed}/{task.total}"),
+                TextColumn("loss {task.fields[loss]}"), TextColumn("val NME {task.fields[nme]}"),
+                TextColumn("{task.fields[rate]} img/s"), TimeElapsedColumn(), TimeRemainingColumn()]
+        with Progress(*cols, disable=not self.progress, transient=False) as bar:
+            task = bar.add_task("train", total=self.total_steps, completed=self.step, epoch=self.epoch, loss="-",
+                                nme="-", rate="-")
+            while self.epoch < self.epochs and self.step < self.total_steps:
+                t0 = time.perf_counter()
+                bar.update(task, epoch=self.epoch + 1)
+                stats = self.train_epoch(bar, task)
+                do_val = (self.epoch + 1) % int(self.cfg["eval"]["every"]) == 0 or self.step >= self.total_steps
+                val = self.validate() if do_val else {}
+                self.epoch += 1
+                lr = self.optimizer.param_groups[0]["lr"]
+                last = {"epoch": self.epoch, "step": self.step, "lr": lr, **stats, **val,
+                        "seconds": time.perf_counter() - t0, "skipped_batches": self.skipped_batches}
+                if self.main:
+                    improved = val and val["val_nme"] < self.best
+                    if improved:
+                        self.best = val["val_nme"]
+                    # best first: a crash between the two leaves last.safetensors (the resume point) at
+                    # the previous epoch, which then redoes this one
+                    if improved or (not val and self.val_data is None):
+                        self._save_best(last)
+                    self._save_last(last)
+                    with open(self.out / "metrics.jsonl", "a") as f:
+                        f.write(json.dumps(last) + "\n")
+                    if val:
+                        bar.update(task, nme=f"{val['val_nme']:.2f}%")
+                    if not self.progress:
+                        self.log(json.dumps({k: round(v, 5) if isinstance(v, float) else v for k, v in last.items()}))
+        if self.world > 1:
+            dist.barrier()
+        return last

@@ -1,0 +1,48 @@
+from pathlib import Path
+
+import pytest
+
+from heatmark.config import DEFAULTS, _merge, apply_overrides, load_config, parse_source
+from heatmark.engine.recipes import HEAD_RECIPES
+from heatmark.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("head", ["heatmap", "regression"])
+def test_shipped_configs_match_recipes(head):
+    cfg = load_config(ROOT / "configs" / f"{head}.yaml")
+    assert cfg == _merge(DEFAULTS, HEAD_RECIPES[head])
+
+
+def test_unknown_keys_list_valid_ones(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("optim:\n  learning_rate: 0.1\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'optim.learning_rate'.*valid keys at optim: \[.*'lr'"):
+        load_config(f)
+    f.write_text("modle: {}\n")
+    with pytest.raises(ConfigError, match="unknown key 'modle'"):
+        load_config(f)
+    f.write_text("data:\n  train:\n    - {dataset: 300w, path: x}\n")
+    with pytest.raises(ConfigError, match="path"):
+        load_config(f)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_overrides():
+    cfg = apply_overrides(DEFAULTS, ["loss.name=wing", "optim.lr=3e-4", "model.options.stride=2", "optim.ema=null"])
+    assert cfg["loss"]["name"] == "wing" and cfg["optim"]["lr"] == 3e-4
+    assert cfg["model"]["options"] == {"stride": 2} and cfg["optim"]["ema"] is None
+    with pytest.raises(ConfigError, match="unknown key 'optim.lrr'"):
+        apply_overrides(DEFAULTS, ["optim.lrr=1"])
+    with pytest.raises(ConfigError, match="key.sub=value"):
+        apply_overrides(DEFAULTS, ["optim.lr"])
+
+
+def test_parse_source():
+    assert parse_source("300w:/data/helen@0.4") == {"dataset": "300w", "root": "/data/helen", "ratio": 0.4}
+    assert parse_source("facesynthetics:a/b")["ratio"] == 1.0
+    for bad in ("nocolon", "300w:x@abc", "300w:x@-1"):
+        with pytest.raises(ConfigError):
+            parse_source(bad)

@@ -1,0 +1,155 @@
+"""End to end on fixtures: training lowers the loss, checkpoints, exact resume, eval vs hand computation,
+SIGKILL recovery, and data-parallel training with 2 CPU processes (gloo)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from heatmark.checkpoint import load_model, load_tensors
+from heatmark.config import DEFAULTS, _merge, apply_overrides
+from heatmark.engine.recipes import HEAD_RECIPES
+from heatmark.engine.trainer import Trainer
+
+
+def small_cfg(fixtures: Path, tmp: Path, head: str = "heatmap", epochs: int = 2, extra=()) -> dict:
+    cfg = _merge(DEFAULTS, HEAD_RECIPES[head])
+    cfg["data"]["train"] = [{"dataset": "facesynthetics", "root": str(fixtures / "facesynthetics"), "ratio": 1.0}]
+    cfg["data"]["val"] = {"dataset": "300w", "root": str(fixtures / "300w")}
+    return apply_overrides(cfg, [
+        "data.input_size=64", f"data.cache_dir={tmp / 'cache'}", "data.samples_per_epoch=8", "data.workers=0",
+        "optim.batch_size=2", f"optim.epochs={epochs}", "optim.warmup_steps=1", "optim.lr=0.003", "augment=none",
+        *extra])
+
+
+def _quiet(*a, **k):
+    pass
+
+
+def test_two_epochs_lower_loss_and_write_checkpoints(fixtures, tmp_path):
+    t = Trainer(small_cfg(fixtures, tmp_path), tmp_path / "run", progress=False, log=_quiet)
+    t.fit()
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [x["epoch"] for x in lines] == [1, 2] and lines[-1]["step"] == 8
+    assert lines[1]["train_loss"] < lines[0]["train_loss"]
+    assert lines[0]["val_n"] == 6 and np.isfinite(lines[0]["val_nme"])
+    for name in ("best", "last"):
+        assert (tmp_path / "run" / f"{name}.safetensors").is_file()
+        assert json.loads((tmp_path / "run" / f"{name}.json").read_text())["model"]["head"] == "heatmap"
+    model, codec, scheme, meta = load_model(tmp_path / "run" / "best.safetensors")
+    assert scheme.num_points == 68 and meta["input_size"] == 64 and codec.stride == 4
+
+
+@pytest.mark.parametrize("head", ["heatmap", "regression"])
+def test_resume_continues_exactly(fixtures, tmp_path, head):
+    cfg = small_cfg(fixtures, tmp_path, head, epochs=2, extra=["augment=full"])
+    Trainer(cfg, tmp_path / "a", progress=False, log=_quiet).fit()
+    interrupted = Trainer(cfg, tmp_path / "b", progress=False, log=_quiet)
+    interrupted.epochs = 1  # stop after the first epoch, as a killed run would
+    interrupted.fit()
+    resumed = Trainer(cfg, tmp_path / "b", resume=True, progress=False, log=_quiet)
+    assert resumed.step == 4 and resumed.epoch == 1
+    resumed.fit()
+    a, _ = load_tensors(tmp_path / "a" / "last.safetensors")
+    b, _ = load_tensors(tmp_path / "b" / "last.safetensors")
+    for k in a:
+        if k.startswith("model."):
+            assert torch.equal(a[k], b[k]), k
+    la = (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()
+    lb = (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+    strip = lambda s: {k: v for k, v in json.loads(s).items() if k not in ("seconds", "img_per_s")}  # noqa: E731
+    assert [strip(x) for x in la] == [strip(x) for x in lb]
+
+
+def test_eval_matches_hand_computed_nme(fixtures, tmp_path):
+    """`heatmark eval` on a 3-image fixture equals NME computed here by hand, point by point."""
+    from heatmark.cli import main
+    from heatmark.data.crops import box_from_landmarks, crop_face, invert, transform_points
+    from heatmark.data.image_io import read_image
+    from heatmark.data.readers import read_pts
+
+    Trainer(small_cfg(fixtures, tmp_path, epochs=1), tmp_path / "run", progress=False, log=_quiet).fit()
+    three = tmp_path / "three"
+    three.mkdir()
+    names = ["111076519_1", "1130084326_1", "1139324862_1"]
+    for n in names:
+        for ext in (".jpg", ".pts"):
+            shutil.copy(fixtures / "300w" / f"{n}{ext}", three / f"{n}{ext}")
+    w = tmp_path / "run" / "best.safetensors"
+    assert main(["eval", "--dataset", "300w", "--root", str(three), "--weights", str(w),
+                 "--json", str(tmp_path / "e.json")]) == 0
+    reported = json.loads((tmp_path / "e.json").read_text())
+
+    model, codec, _, meta = load_model(w)
+    nmes = []
+    for n in names:
+        gt = read_pts(three / f"{n}.pts")
+        crop, m = crop_face(read_image(three / f"{n}.jpg"), box_from_landmarks(gt, meta["box_scale"]),
+                            meta["input_size"])
+        x = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255
+        with torch.no_grad():
+            pts, _ = codec.decode(model(x))
+        pred = transform_points(invert(m), pts[0].double().numpy())
+        d = np.hypot(*(gt[36] - gt[45]))
+        nmes.append(np.mean([np.hypot(*(pred[i] - gt[i])) for i in range(68)]) / d)
+    assert reported["n"] == 3
+    assert reported["nme"] == pytest.approx(np.mean(nmes) * 100, rel=1e-3)
+
+
+def _cli_train(fixtures, tmp_path, out, extra=()):
+    return [sys.executable, "-m", "heatmark.cli", "train", "--head", "heatmap",
+            "--train", f"facesynthetics:{fixtures / 'facesynthetics'}", "--val", f"300w:{fixtures / '300w'}",
+            "--out", str(out), "--quiet", "--set", "data.input_size=64", "--set", f"data.cache_dir={tmp_path / 'c'}",
+            "--set", "data.workers=0", "--set", "optim.batch_size=2", "--set", "augment=none", *extra]
+
+
+def test_sigkill_during_training_then_resume(fixtures, tmp_path):
+    out = tmp_path / "run"
+    cmd = _cli_train(fixtures, tmp_path, out, ["--epochs", "6", "--set", "data.samples_per_epoch=12"])
+    rng = np.random.default_rng(0)
+    for attempt in range(3):  # kill at a random moment after the first checkpoint, three times
+        p = subprocess.Popen(cmd + (["--resume"] if attempt else []), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 120
+        start_epoch = json.loads((out / "last.json").read_text())["epoch"] if attempt else 0
+        while time.time() < deadline and p.poll() is None:
+            if (out / "last.json").is_file() and json.loads((out / "last.json").read_text())["epoch"] > start_epoch:
+                break
+            time.sleep(0.05)
+        time.sleep(float(rng.uniform(0, 1.0)))
+        if p.poll() is None:
+            os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+        for f in out.glob("*.safetensors"):  # everything left behind loads
+            load_tensors(f)
+        assert json.loads((out / "last.json").read_text())["epoch"] >= start_epoch
+    done = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    epochs = [json.loads(x)["epoch"] for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert epochs[-1] == 6 and sorted(set(epochs)) == list(range(1, 7))
+    load_model(out / "best.safetensors")
+
+
+def test_data_parallel_two_cpu_processes(fixtures, tmp_path):
+    out = tmp_path / "ddp"
+    train = _cli_train(fixtures, tmp_path, out, ["--epochs", "1", "--set", "data.samples_per_epoch=8"])[3:]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           "-m", "heatmark.cli", *train]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(lines) == 1 and lines[0]["step"] == 2  # 8 samples / 2 ranks / batch 2
+    assert lines[0]["val_n"] == 6  # validation gathered from both ranks
+    model, _, _, _ = load_model(out / "best.safetensors")
+    assert model(torch.rand(1, 3, 64, 64)).shape == (1, 68, 16, 16)
