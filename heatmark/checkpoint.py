@@ -38,6 +38,10 @@ def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict)
     save_file(clean, str(tmp), metadata={"heatmark": json.dumps(meta)})
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
+    if os.environ.get("HEATMARK_FAULT_SLOW_SAVE"):  # fault injection for tests: a window to kill mid-write
+        import time
+
+        time.sleep(float(os.environ["HEATMARK_FAULT_SLOW_SAVE"]))
     os.replace(tmp, path)
     atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=1, default=str))
 

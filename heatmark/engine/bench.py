@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from pathlib import Path
 import statistics
 import time
 
@@ -69,4 +70,28 @@ def bench_models(size: int = 128, batches: tuple[int, ...] = (1, 32), points: in
                 ms = _median_ms(lambda: m(x), repeats if b == 1 else max(2, repeats // 2), warmup=1)
                 row[f"ms_per_image_b{b}"] = ms / b
         rows.append(row)
+    return rows
+
+
+def bench_speed(weights, batches: tuple[int, ...] = (1, 32), repeats: int = 20) -> list[dict]:
+    """ms per face for the landmark stage (crop → network → decode → points), per backend and batch."""
+    import numpy as np
+
+    from heatmark.api import Landmarker
+
+    rows = []
+    size_mb = Path(weights).stat().st_size / 1e6
+    for backend in ("torch", "onnx"):
+        try:
+            lm = Landmarker(weights, detector=None, backend=backend)
+        except Exception as e:  # onnxruntime missing: report, keep the torch rows
+            rows.append({"backend": backend, "batch": "-", "ms_per_face": float("nan"), "params_m": float("nan"),
+                         "file_mb": size_mb, "note": str(e)[:60]})
+            continue
+        s = lm.input_size
+        for b in batches:
+            crops = np.random.default_rng(0).integers(0, 255, (b, s, s, 3), dtype=np.uint8)
+            ms = _median_ms(lambda: lm.run_crops(crops), repeats if b == 1 else max(3, repeats // 4))
+            rows.append({"backend": backend, "batch": b, "ms_per_face": ms / b,
+                         "params_m": count_parameters(lm.model) / 1e6, "file_mb": size_mb, "note": ""})
     return rows

@@ -17,17 +17,24 @@ TRAIN_MARGIN = 1.5  # training caches keep 1.5x the final crop, at the same pixe
 
 
 def _tag(entry: dict) -> str:
-    return f"{entry['dataset']}-{Path(str(entry['root'])).resolve().name}"
+    limit = f"-first{int(entry['limit'])}" if entry.get("limit") else ""
+    return f"{entry['dataset']}-{Path(str(entry['root'])).resolve().name}{limit}"
 
 
 def build_source(entry: dict, data_cfg: dict, scheme, augment, seed: int, train: bool) -> tuple[LandmarkDataset, Records]:
     records = load_dataset(entry["dataset"], entry["root"], scheme=entry.get("scheme"),
                            skip_bad=bool(data_cfg.get("skip_bad")))
+    if entry.get("limit"):  # the first N samples (readers sort by name): training-set size studies
+        n = int(entry["limit"])
+        records = Records(records[:n], records.skipped)
     size, box = int(data_cfg["input_size"]), float(data_cfg["box_scale"])
     margin = TRAIN_MARGIN if train else 1.0
     cache_dir = data_cfg.get("cache_dir") or default_cache_dir()
     cache = CropCache(records, size=round(size * margin), context=box * margin, cache_dir=cache_dir,
-                      tag=_tag(entry))
+                      tag=_tag(entry), skip_bad=bool(data_cfg.get("skip_bad")))
+    records = Records(cache.records, records.skipped + cache.skipped)
+    for e in records.skipped:
+        print(f"skipped: {e}")
     ds = LandmarkDataset(cache, input_size=size, target_scheme=scheme, augment=augment if train else None,
                          box_scale=box, seed=seed)
     return ds, records

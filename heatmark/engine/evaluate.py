@@ -81,3 +81,34 @@ def evaluate(pred: np.ndarray, model_scheme: Scheme, records: Records, norm: str
         if mask.any():
             res[name] = summarize(p[mask], g[mask], scheme, norm, None if vis is None else vis[mask])
     return res
+
+
+def predict_with_detector(weights, records: Records, detector: str = "opencv", decoder: str | None = None):
+    """Detect faces, match each annotated face to the detection overlapping its landmark box most
+    (IoU >= 0.3), and predict from the detector's box. Returns (predictions, the found records, stats)."""
+    from heatmark.api import Landmarker
+    from heatmark.detect import crop_box_from_detection
+
+    lm = Landmarker(weights, detector=detector, decoder=decoder)
+    preds, found = [], []
+    for r in records:
+        img = r.load_image()
+        boxes, _ = lm.detector(img)
+        if len(boxes) == 0:
+            continue
+        lo, hi = r.landmarks.min(0), r.landmarks.max(0)
+        lt = np.maximum(lo, boxes[:, :2])
+        rb = np.minimum(hi, boxes[:, 2:])
+        inter = np.clip(rb - lt, 0, None).prod(1)
+        union = (hi - lo).prod() + (boxes[:, 2:] - boxes[:, :2]).prod(1) - inter
+        iou = inter / np.maximum(union, 1e-9)
+        j = int(np.argmax(iou))
+        if iou[j] < 0.3:
+            continue
+        pts, _ = lm.predict_boxes(img, [crop_box_from_detection(boxes[j], detector, lm.box_scale)])
+        preds.append(pts[0])
+        found.append(r)
+    k = lm.scheme.num_points
+    stats = {"faces": len(records), "found": len(found), "detector_recall": len(found) / max(len(records), 1),
+             "detector": detector}
+    return (np.stack(preds) if preds else np.zeros((0, k, 2))), Records(found), stats

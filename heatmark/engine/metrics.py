@@ -67,4 +67,6 @@ def summarize(pred: np.ndarray, gt: np.ndarray, scheme: Scheme, norm: str = "def
     for t in thresholds:
         out[f"fr@{t:.2f}"] = failure_rate(per_image, t) * 100
         out[f"auc@{t:.2f}"] = auc(per_image, t) * 100
+    d = scheme.norm_distance(np.asarray(gt), None if norm == "default" else norm)
+    out["per_point_nme"] = [round(float(v), 4) for v in np.nanmean(err / d[:, None], 0) * 100]
     return out

@@ -43,9 +43,9 @@ def ced_plot(curves: dict[str, np.ndarray], threshold: float, path: str | Path, 
         col = PALETTE[i % len(PALETTE)]
         cv2.polylines(img, [pts], False, col, 2, cv2.LINE_AA)
         label = f"{name}  AUC@{threshold:.2f} {auc(errors, threshold) * 100:.1f}"
-        ly = top + ph - 15 - 20 * (len(curves) - 1 - i)
-        cv2.line(img, (left + pw - 250, ly - 4), (left + pw - 225, ly - 4), col, 3)
-        cv2.putText(img, label, (left + pw - 220, ly), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        ly = top + 22 + 20 * i  # top-left: a CED curve never reaches there
+        cv2.line(img, (left + 10, ly - 4), (left + 35, ly - 4), col, 3)
+        cv2.putText(img, label, (left + 40, ly), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
     write_image(path, img)
 
 
@@ -61,3 +61,40 @@ def prediction_grid(images: list[np.ndarray], preds: list[np.ndarray], gts: list
         t = draw_landmarks(t, transform_points(m, p), scheme, colours=[(230, 40, 40)])
         tiles.append(t)
     write_image(path, make_grid(tiles, ncols=min(6, len(tiles)), captions=captions))
+
+
+def line_plot(xs: list[float], ys: list[list[float]], path: str | Path, x_label: str, y_label: str, title: str = "",
+              size: tuple[int, int] = (640, 420), log_x: bool = True) -> None:
+    """Mean ± std (error bars) of ``ys[i]`` at ``xs[i]``; x on a log scale by default."""
+    w, h = size
+    left, right, top, bottom = 70, 25, 40, 55
+    pw, ph = w - left - right, h - top - bottom
+    img = np.full((h, w, 3), 255, np.uint8)
+    fx = (lambda v: np.log(v)) if log_x else (lambda v: v)
+    xv = np.array([fx(x) for x in xs])
+    means = np.array([np.mean(y) for y in ys])
+    stds = np.array([np.std(y) if len(y) > 1 else 0.0 for y in ys])
+    x0, x1 = xv.min(), xv.max() if xv.max() > xv.min() else xv.min() + 1
+    y0, y1 = 0.0, float((means + stds).max() * 1.15)
+
+    def px(x, y):
+        return int(left + (x - x0) / (x1 - x0) * pw), int(top + (1 - (y - y0) / (y1 - y0)) * ph)
+
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.rectangle(img, (left, top), (left + pw, top + ph), (0, 0, 0), 1)
+    for i in range(6):
+        yv = y0 + (y1 - y0) * i / 5
+        cv2.line(img, px(x0, yv), px(x1, yv), (225, 225, 225), 1)
+        cv2.putText(img, f"{yv:.1f}", (left - 45, px(x0, yv)[1] + 5), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    for x, v in zip(xs, xv):
+        cv2.putText(img, f"{x:g}", (px(v, y0)[0] - 10, top + ph + 18), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    pts = [px(v, m) for v, m in zip(xv, means)]
+    cv2.polylines(img, [np.array(pts, np.int32)], False, PALETTE[0], 2, cv2.LINE_AA)
+    for (x, y), s, v, m in zip(pts, stds, xv, means):
+        cv2.circle(img, (x, y), 4, PALETTE[0], -1, cv2.LINE_AA)
+        if s > 0:
+            cv2.line(img, px(v, m - s), px(v, m + s), PALETTE[1], 1, cv2.LINE_AA)
+    cv2.putText(img, x_label, (left + pw // 2 - 60, h - 12), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, y_label, (5, top - 12), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, title, (left + 80, 25), font, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+    write_image(path, img)

@@ -56,6 +56,11 @@ class HeatmapModel(nn.Module):
                 net = smp.create_model(self.arch, encoder_name=encoder, encoder_weights=None, classes=num_points)
                 feat = None
         except (KeyError, ValueError) as e:
+            if "encoder" in str(e).lower() and encoder not in smp.encoders.get_encoder_names():
+                raise ConfigError(
+                    f"unknown backbone {backbone!r} for the heatmap head; use an smp encoder name (e.g. resnet18, "
+                    f"resnet50, mobilenet_v2; all: segmentation_models_pytorch.encoders.get_encoder_names()) "
+                    f"or tu-<timm model name>") from None
             raise ConfigError(f"cannot build heatmap model arch={arch!r} encoder={backbone!r}: {e}") from None
         self.encoder, self.decoder = net.encoder, net.decoder
         self.generic = None if feat is not None else net

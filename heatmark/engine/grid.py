@@ -1,0 +1,267 @@
+"""The synthetic→real benchmark: a grid of training runs from one YAML file, resumable, and its report.
+
+Grid file (``configs/bench/*.yaml``)::
+
+    name: transfer
+    out: bench_results/transfer          # result.json files (committed); checkpoints are git-ignored
+    budget: {max_steps: 1500, samples_per_epoch: 1600}   # the same fixed compute for every run
+    eval: {dataset: 300w, root: ../shared/data/300w_afw}
+    set: []                              # overrides for every run
+    studies:
+      - id: head
+        title: Head
+        seeds: [0, 1, 2]
+        runs:
+          - {name: regression, config: configs/regression.yaml, set: [...]}
+      - id: decoder                      # no training: one run's weights decoded several ways
+        decode_from: head/heatmap
+        decoders: [argmax, quarter, dark, soft_argmax, local_soft_argmax]
+
+A run is identified by a hash of its final config and seed, so the same recipe in several studies trains
+once. A run folder with ``result.json`` is finished and never redone; one with only ``last.safetensors``
+resumes. The report (``docs/benchmark.md`` + plots) is rebuilt from the result files alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from heatmark.config import _merge, apply_overrides, load_config
+from heatmark.errors import ConfigError
+
+GRID_KEYS = {"name", "out", "budget", "eval", "set", "studies", "report", "notes"}
+STUDY_KEYS = {"id", "title", "seeds", "runs", "decode_from", "decoders", "x", "x_label"}
+RUN_KEYS = {"name", "config", "set", "x"}
+
+
+def load_grid(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: grid file not found")
+    g = yaml.safe_load(path.read_text()) or {}
+    bad = set(g) - GRID_KEYS
+    if bad:
+        raise ConfigError(f"{path}: unknown grid keys {sorted(bad)}; valid: {sorted(GRID_KEYS)}")
+    for st in g.get("studies") or []:
+        bad = set(st) - STUDY_KEYS
+        if bad:
+            raise ConfigError(f"{path}: study {st.get('id')}: unknown keys {sorted(bad)}; valid: {sorted(STUDY_KEYS)}")
+        for r in st.get("runs") or []:
+            bad = set(r) - RUN_KEYS
+            if bad:
+                raise ConfigError(f"{path}: run {r.get('name')}: unknown keys {sorted(bad)}; valid: {sorted(RUN_KEYS)}")
+    g["_path"] = str(path)
+    return g
+
+
+def run_config(grid: dict, run: dict, seed: int) -> dict:
+    cfg = load_config(run.get("config"))
+    b = grid.get("budget") or {}
+    budget = [f"optim.max_steps={b['max_steps']}"] if "max_steps" in b else []
+    if "samples_per_epoch" in b:
+        budget.append(f"data.samples_per_epoch={b['samples_per_epoch']}")
+    if "batch_size" in b:
+        budget.append(f"optim.batch_size={b['batch_size']}")
+    cfg = apply_overrides(cfg, [*budget, *(grid.get("set") or []), *(run.get("set") or []), f"seed={seed}"])
+    if grid.get("eval"):
+        cfg = _merge(cfg, {"data": {"val": dict(grid["eval"])}})
+    return cfg
+
+
+def run_key(cfg: dict) -> str:
+    return hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _measure_speed(weights: Path) -> float:
+    from heatmark.engine.bench import bench_speed
+
+    rows = bench_speed(weights, (1,), 20)
+    return float(next(r["ms_per_face"] for r in rows if r["backend"] == "torch"))
+
+
+def train_and_evaluate(cfg: dict, run_dir: Path, log=print) -> dict:
+    """Train (or resume) one run, evaluate its best weights on the eval set, write result.json."""
+    from heatmark.checkpoint import load_model
+    from heatmark.engine.evaluate import evaluate, predict_dataset
+    from heatmark.engine.data import build_source
+    from heatmark.engine.metrics import nme
+    from heatmark.engine.evaluate import common_scheme
+    from heatmark.engine.trainer import Trainer
+
+    result_file = run_dir / "result.json"
+    if result_file.is_file():
+        return json.loads(result_file.read_text())
+    run_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    resume = (run_dir / "last.safetensors").is_file()
+    trainer = Trainer(cfg, run_dir, resume=resume, progress=False, log=log)
+    trainer.fit()
+    train_s = time.perf_counter() - t0
+    model, codec, scheme, meta = load_model(run_dir / "best.safetensors")
+    ds, records = build_source(cfg["data"]["val"], cfg["data"], scheme, None, cfg["seed"], train=False)
+    pred, _ = predict_dataset(model, codec, ds, 32)
+    metrics = evaluate(pred, scheme, records)
+    p, g, vis, sch = common_scheme(pred, scheme, records)
+    res = {"config": cfg, "metrics": metrics, "per_image_nme": [round(float(v), 6) for v in nme(p, g, sch, "default", vis)],
+           "params_m": meta["params"] / 1e6, "ms_per_face": _measure_speed(run_dir / "best.safetensors"),
+           "train_seconds": train_s, "steps": trainer.step, "machine": f"{platform.machine()} {platform.node()}",
+           "device": str(trainer.device), "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+    tmp = result_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(res, indent=1))
+    tmp.replace(result_file)
+    return res
+
+
+def decode_study(grid: dict, study: dict, out: Path, log=print) -> dict:
+    """Re-evaluate one trained run's weights with each decoder (no training)."""
+    from heatmark.checkpoint import load_model
+    from heatmark.engine.data import build_source
+    from heatmark.engine.evaluate import evaluate, predict_dataset
+
+    src_study, src_run = study["decode_from"].split("/")
+    st = next(s for s in grid["studies"] if s["id"] == src_study)
+    run = next(r for r in st["runs"] if r["name"] == src_run)
+    results = {}
+    for seed in study.get("seeds") or st.get("seeds") or [0]:
+        cfg = run_config(grid, run, seed)
+        run_dir = out / "runs" / run_key(cfg)
+        f = run_dir / "decoders.json"
+        if f.is_file():
+            results[seed] = json.loads(f.read_text())
+            continue
+        if not (run_dir / "best.safetensors").is_file():
+            log(f"decoder study: {run_dir} has no weights yet; run its training first")
+            continue
+        model, codec, scheme, _ = load_model(run_dir / "best.safetensors")
+        ds, records = build_source(cfg["data"]["val"], cfg["data"], scheme, None, seed, train=False)
+        res = {}
+        for d in study["decoders"]:
+            pred, _ = predict_dataset(model, codec, ds, 32, decoder=d)
+            res[d] = evaluate(pred, scheme, records)
+        f.write_text(json.dumps(res, indent=1))
+        results[seed] = res
+    return results
+
+
+def run_grid(grid: dict, out: str | Path | None = None, only: list[str] | None = None, log=print) -> None:
+    out = Path(out or grid.get("out") or "bench_results")
+    for study in grid["studies"]:
+        if only and study["id"] not in only:
+            continue
+        if study.get("decode_from"):
+            decode_study(grid, study, out, log)
+            continue
+        for run in study["runs"]:
+            for seed in study.get("seeds") or [0]:
+                cfg = run_config(grid, run, seed)
+                run_dir = out / "runs" / run_key(cfg)
+                if (run_dir / "result.json").is_file():
+                    continue
+                log(f"[{study['id']}] {run['name']} seed {seed} -> {run_dir}")
+                res = train_and_evaluate(cfg, run_dir, log=lambda *a: None)
+                log(f"[{study['id']}] {run['name']} seed {seed}: NME {res['metrics']['nme']:.2f}% "
+                    f"({res['train_seconds'] / 60:.1f} min)")
+
+
+# ---------------------------------------------------------------------- report
+def _fmt(vals: list[float], digits: int = 2) -> str:
+    if not vals:
+        return "–"
+    if len(vals) == 1:
+        return f"{vals[0]:.{digits}f}"
+    return f"{np.mean(vals):.{digits}f} ± {np.std(vals, ddof=1):.{digits}f}"
+
+
+def collect(grid: dict, out: Path) -> dict:
+    """{study id: [(run, [result per finished seed])]} from the result files."""
+    table = {}
+    for study in grid["studies"]:
+        if study.get("decode_from"):
+            continue
+        rows = []
+        for run in study["runs"]:
+            res = []
+            for seed in study.get("seeds") or [0]:
+                f = out / "runs" / run_key(run_config(grid, run, seed)) / "result.json"
+                if f.is_file():
+                    res.append(json.loads(f.read_text()))
+            rows.append((run, res))
+        table[study["id"]] = rows
+    return table
+
+
+def write_report(grid: dict, out: str | Path | None = None, report: str | Path | None = None,
+                 command: str | None = None) -> Path:
+    from heatmark.engine.plots import ced_plot, line_plot
+
+    out = Path(out or grid.get("out") or "bench_results")
+    report = Path(report or grid.get("report") or "docs/benchmark.md")
+    img_dir = report.parent / "benchmark"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    table = collect(grid, out)
+    b = grid.get("budget") or {}
+    all_res = [r for rows in table.values() for _, rs in rows for r in rs]
+    machines = sorted({f"{r['machine'].split()[0]} ({r['device']})" for r in all_res})
+    lines = [f"# Benchmark: {grid.get('name', 'grid')} — synthetic → real transfer", "",
+             "Generated by the command below from the saved results; do not edit by hand (the reading at the end",
+             f"comes from `{grid.get('notes', 'docs/benchmark_notes.md')}`).", "",
+             "```bash", command or f"heatmark bench transfer --grid {grid['_path']}", "```", "",
+             f"- Training: synthetic faces only unless a row says otherwise; budget {b.get('max_steps', '?')} steps "
+             f"of batch {all_res[0]['config']['optim']['batch_size'] if all_res else '?'} per run, seeds as listed.",
+             f"- Evaluation: {grid['eval']['dataset']} `{grid['eval']['root']}`, ground-truth boxes, 68 points, NME "
+             "normalised by the outer-eye-corner distance, in %. FR and AUC at 0.10.",
+             f"- Machines: {', '.join(machines) or '–'}; ms/face is the landmark stage (torch, batch 1, CPU) "
+             "measured right after each run's training.",
+             f"- Runs finished: {len(all_res)}.", ""]
+    for study in grid["studies"]:
+        lines += [f"## {study.get('title', study['id'])}", ""]
+        if study.get("decode_from"):
+            res = decode_study(grid, study, out, log=lambda *a: None)
+            if not res:
+                lines += ["_Not run yet._", ""]
+                continue
+            lines += [f"Weights of `{study['decode_from']}` decoded each way (seeds {sorted(res)}).", "",
+                      "| decoder | NME % | FR@0.10 % | AUC@0.10 % |", "| --- | ---: | ---: | ---: |"]
+            for d in study["decoders"]:
+                vals = [r[d] for r in res.values() if d in r]
+                lines.append(f"| {d} | {_fmt([v['nme'] for v in vals])} | {_fmt([v['fr@0.10'] for v in vals], 1)} | "
+                             f"{_fmt([v['auc@0.10'] for v in vals], 1)} |")
+            lines.append("")
+            continue
+        rows = table[study["id"]]
+        lines += ["| run | seeds | NME % | FR@0.10 % | AUC@0.10 % | params (M) | ms/face |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for run, rs in rows:
+            if not rs:
+                lines.append(f"| {run['name']} | 0 | _not run yet_ | | | | |")
+                continue
+            m = [r["metrics"] for r in rs]
+            lines.append(f"| {run['name']} | {len(rs)} | {_fmt([x['nme'] for x in m])} | "
+                         f"{_fmt([x['fr@0.10'] for x in m], 1)} | {_fmt([x['auc@0.10'] for x in m], 1)} | "
+                         f"{rs[0]['params_m']:.2f} | {_fmt([r['ms_per_face'] for r in rs], 1)} |")
+        lines.append("")
+        done = [(run, rs) for run, rs in rows if rs]
+        if done:
+            curves = {run["name"]: np.concatenate([r["per_image_nme"] for r in rs]) for run, rs in done}
+            ced_plot(curves, 0.10, img_dir / f"ced_{study['id']}.png", f"{study.get('title', study['id'])}: CED on "
+                     f"{grid['eval']['dataset']}")
+            lines += [f"![CED {study['id']}](benchmark/ced_{study['id']}.png)", ""]
+            if study.get("x"):
+                xs = [float(run.get("x", i)) for i, (run, _) in enumerate(done)]
+                ys = [[r["metrics"]["nme"] for r in rs] for _, rs in done]
+                line_plot(xs, ys, img_dir / f"{study['id']}.png", study.get("x_label", "x"), "NME (%)",
+                          study.get("title", study["id"]))
+                lines += [f"![{study['id']}](benchmark/{study['id']}.png)", ""]
+    notes = Path(grid.get("notes", "docs/benchmark_notes.md"))
+    lines += ["## Reading", ""]
+    lines += [notes.read_text().strip(), ""] if notes.is_file() else ["_No reading written yet._", ""]
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text("\n".join(lines))
+    return report

@@ -1,0 +1,107 @@
+"""heatmark.Landmarker: inputs, boxes, flip TTA, weights checks (untrained tiny models: mechanics only)."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from heatmark.api import Landmarker, as_rgb
+from heatmark.checkpoint import load_model
+from heatmark.errors import DataError, HeatmarkError
+
+
+@pytest.fixture(scope="module")
+def image(fixtures):
+    from heatmark.data.image_io import read_image
+
+    return read_image(fixtures / "300w" / "111076519_1.jpg")
+
+
+@pytest.mark.parametrize("head", ["heatmap", "regression"])
+def test_predict_with_boxes(tiny_weights, image, head):
+    lm = Landmarker(tiny_weights[head], detector=None)
+    faces = lm.predict(image, boxes=[[20, 30, 120, 130], [0, 0, 60, 60]])
+    assert len(faces) == 2
+    f = faces[0]
+    assert f.landmarks.shape == (68, 2) and f.scores.shape == (68,)
+    # predictions live inside (a margin around) the crop of the given box
+    assert (f.landmarks > -20).all() and (f.landmarks < 160).all()
+    d = f.to_dict()
+    assert len(d["landmarks"]) == 68 and d["detection_score"] is None
+    json.dumps(d)
+
+
+def test_input_types_agree(tiny_weights, image, fixtures, tmp_path):
+    from PIL import Image
+
+    lm = Landmarker(tiny_weights["heatmap"], detector=None)
+    box = [[20, 30, 120, 130]]
+    ref = lm.predict(image, boxes=box)[0].landmarks
+    bgr = np.ascontiguousarray(image[:, :, ::-1])
+    np.testing.assert_allclose(lm.predict(bgr, boxes=box, color="bgr")[0].landmarks, ref)
+    np.testing.assert_allclose(lm.predict(Image.fromarray(image), boxes=box)[0].landmarks, ref)
+    np.testing.assert_allclose(lm.predict(fixtures / "300w" / "111076519_1.jpg", boxes=box)[0].landmarks, ref)
+    grey = lm.predict(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), boxes=box)
+    assert grey[0].landmarks.shape == (68, 2)
+    with pytest.raises(HeatmarkError, match="color"):
+        lm.predict(image, boxes=box, color="hsv")
+    with pytest.raises(DataError, match="image array"):
+        as_rgb(np.zeros((3,)))
+
+
+@pytest.mark.parametrize("head", ["heatmap", "regression"])
+def test_flip_tta_is_equivariant(tiny_weights, image, head):
+    """With flip TTA, predicting on a mirrored image gives exactly the mirrored prediction."""
+    lm = Landmarker(tiny_weights[head], detector=None, flip=True)
+    h, w = image.shape[:2]
+    box = np.array([20.0, 30, 120, 130])
+    mirrored_box = np.array([w - box[2], box[1], w - box[0], box[3]])
+    a = lm.predict(image, boxes=[box])[0].landmarks
+    b = lm.predict(np.ascontiguousarray(image[:, ::-1]), boxes=[mirrored_box])[0].landmarks
+    b_back = b[lm.scheme.flip_index].copy()
+    b_back[:, 0] = w - b_back[:, 0]
+    np.testing.assert_allclose(a, b_back, atol=2e-3)
+
+
+def test_no_detector_no_boxes(tiny_weights, image):
+    with pytest.raises(HeatmarkError, match="no detector"):
+        Landmarker(tiny_weights["heatmap"], detector=None).predict(image)
+
+
+def test_weights_checks(tiny_weights, tmp_path):
+    with pytest.raises(HeatmarkError, match=r"expected a model with num_points=98, found num_points=68"):
+        load_model(tiny_weights["heatmap"], expect={"num_points": 98})
+    with pytest.raises(HeatmarkError, match="expected a model with head='regression', found head='heatmap'"):
+        load_model(tiny_weights["heatmap"], expect={"head": "regression"})
+    bad = tmp_path / "cut.safetensors"
+    bad.write_bytes(tiny_weights["heatmap"].read_bytes()[:1000])
+    with pytest.raises(DataError, match="cut.safetensors: not a readable safetensors"):
+        Landmarker(bad)
+    with pytest.raises(DataError, match="weights file not found"):
+        Landmarker(tmp_path / "none.safetensors")
+
+
+def test_weights_for_another_architecture(tiny_weights, tmp_path):
+    """A file whose description does not match its tensors fails with both named."""
+    from safetensors.torch import load_file, save_file
+    from safetensors import safe_open
+
+    t = load_file(str(tiny_weights["regression"]))
+    with safe_open(str(tiny_weights["regression"]), "pt") as f:
+        meta = json.loads(f.metadata()["heatmark"])
+    meta["model"]["backbone"] = "resnet18"
+    bad = tmp_path / "mismatch.safetensors"
+    save_file(t, str(bad), metadata={"heatmark": json.dumps(meta)})
+    with pytest.raises(HeatmarkError, match="do not fit the architecture"):
+        load_model(bad)
+
+
+def test_onnx_backend_matches_torch(tiny_weights, image, tmp_path):
+    pytest.importorskip("onnxruntime")
+    box = [[20, 30, 120, 130]]
+    t = Landmarker(tiny_weights["heatmap"], detector=None).predict(image, boxes=box)[0]
+    o = Landmarker(tiny_weights["heatmap"], detector=None, backend="onnx",
+                   onnx_path=tmp_path / "m.onnx").predict(image, boxes=box)[0]
+    np.testing.assert_allclose(o.landmarks, t.landmarks, atol=1e-3)
+    np.testing.assert_allclose(o.scores, t.scores, atol=1e-4)

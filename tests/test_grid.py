@@ -1,0 +1,49 @@
+"""The benchmark grid on fixtures: runs, resumes without redoing finished runs, and rebuilds its report."""
+
+import time
+
+import yaml
+
+from heatmark.engine.grid import load_grid, run_config, run_grid, run_key, write_report
+
+
+def test_grid_runs_skips_finished_and_reports(fixtures, tmp_path):
+    fs, w3 = fixtures / "facesynthetics", fixtures / "300w"
+    common = ["data.input_size=64", f"data.cache_dir={tmp_path / 'c'}", "data.workers=0", "augment=none",
+              f"data.train=[{{dataset: facesynthetics, root: {fs}}}]"]
+    grid = {
+        "name": "tiny", "out": str(tmp_path / "res"), "report": str(tmp_path / "docs" / "benchmark.md"),
+        "notes": str(tmp_path / "notes.md"),
+        "budget": {"max_steps": 2, "samples_per_epoch": 4, "batch_size": 2},
+        "eval": {"dataset": "300w", "root": str(w3)}, "set": common,
+        "studies": [
+            {"id": "head", "title": "Head", "seeds": [0, 1], "runs": [
+                {"name": "regression", "config": "configs/regression.yaml",
+                 "set": ["model.backbone=mobilenetv3_small"]},
+                {"name": "heatmap", "config": "configs/heatmap.yaml"}]},
+            {"id": "decoder", "decode_from": "head/heatmap", "decoders": ["argmax", "dark"]},
+            {"id": "size", "x": True, "x_label": "faces", "runs": [
+                {"name": "2", "x": 2, "config": "configs/heatmap.yaml",
+                 "set": [f"data.train=[{{dataset: facesynthetics, root: {fs}, limit: 2}}]"]},
+                {"name": "4", "x": 4, "config": "configs/heatmap.yaml"}]},
+        ]}
+    gfile = tmp_path / "grid.yaml"
+    gfile.write_text(yaml.safe_dump(grid))
+    (tmp_path / "notes.md").write_text("Hand-written reading.")
+    g = load_grid(gfile)
+    run_grid(g, log=lambda *a: None)
+    res_dir = tmp_path / "res" / "runs"
+    results = sorted(res_dir.glob("*/result.json"))
+    assert len(results) == 5  # 2 heads x 2 seeds + size 2 (size 4 = the heatmap seed-0 run)
+    key = run_key(run_config(g, g["studies"][0]["runs"][1], 0))
+    assert (res_dir / key / "decoders.json").is_file()
+    stamps = {p: p.stat().st_mtime_ns for p in results}
+    run_grid(g, log=lambda *a: None)  # nothing to redo
+    assert {p: p.stat().st_mtime_ns for p in results} == stamps
+    t = time.perf_counter()
+    report = write_report(g, command="heatmark bench transfer --grid grid.yaml")
+    assert time.perf_counter() - t < 60
+    text = report.read_text()
+    assert "| regression | 2 |" in text and "| dark |" in text and "Hand-written reading." in text
+    assert (report.parent / "benchmark" / "ced_head.png").is_file()
+    assert (report.parent / "benchmark" / "size.png").is_file()
