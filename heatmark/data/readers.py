@@ -75,6 +75,21 @@ def scheme_for_count(k: int) -> Scheme:
     return Scheme(name=f"points{k}", num_points=k, names=tuple(f"p{i}" for i in range(k)))
 
 
+def _resolve_file(path: str | Path, patterns: tuple[str, ...], what: str) -> Path:
+    """``--root`` may name the annotation file or its folder: in a folder, the first file matching the
+    first pattern that matches anything."""
+    path = Path(path)
+    if path.is_dir():
+        for pattern in patterns:
+            found = sorted(path.glob(pattern))
+            if found:
+                return found[0]
+        raise DataError(path, f"no {what} file in this folder", f"pass the {what} file as --root")
+    if not path.is_file():
+        raise DataError(path, f"{what} file not found")
+    return path
+
+
 def _find_image(stem_path: Path) -> Path | None:
     for ext in IMAGE_EXTS:
         for cand in (stem_path.with_suffix(ext), stem_path.with_suffix(ext.upper())):
@@ -286,14 +301,7 @@ def read_cofw(path: str | Path, skip_bad: bool = False, offset: float = PTS_OFFS
     ``phis`` = 29 x, 29 y, 29 occlusion flags per face, ``bboxes`` = x, y, w, h (1-based)."""
     import scipy.io
 
-    path = Path(path)
-    if path.is_dir():
-        mats = sorted(path.glob("*test*.mat")) or sorted(path.glob("*.mat"))
-        if not mats:
-            raise DataError(path, "no COFW .mat file in this folder", "pass the .mat file as --root")
-        path = mats[0]
-    if not path.is_file():
-        raise DataError(path, "COFW .mat file not found")
+    path = _resolve_file(path, ("*test*.mat", "*.mat"), "COFW .mat")
     try:
         mat = scipy.io.loadmat(str(path))
     except NotImplementedError:
@@ -335,14 +343,7 @@ def read_cofw(path: str | Path, skip_bad: bool = False, offset: float = PTS_OFFS
 # ------------------------------------------------------------------ dlib XML
 def read_dlib_xml(path: str | Path, skip_bad: bool = False, offset: float = INDEX_OFFSET) -> Records:
     """dlib's imglab XML (``<image file=..><box ..><part name x y/>``). One record per box with parts."""
-    path = Path(path)
-    if path.is_dir():
-        xmls = sorted(path.glob("*landmarks*.xml")) or sorted(path.glob("*.xml"))
-        if not xmls:
-            raise DataError(path, "no dlib .xml file in this folder", "pass the .xml file as --root")
-        path = xmls[0]
-    if not path.is_file():
-        raise DataError(path, "dlib XML file not found")
+    path = _resolve_file(path, ("*landmarks*.xml", "*.xml"), "dlib .xml")
     try:
         tree = ET.parse(path)
     except ET.ParseError as e:
