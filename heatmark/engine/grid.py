@@ -89,10 +89,9 @@ def _measure_speed(weights: Path) -> float:
 def train_and_evaluate(cfg: dict, run_dir: Path, log=print) -> dict:
     """Train (or resume) one run, evaluate its best weights on the eval set, write result.json."""
     from heatmark.checkpoint import load_model
-    from heatmark.engine.evaluate import evaluate, predict_dataset
     from heatmark.engine.data import build_source
+    from heatmark.engine.evaluate import common_scheme, evaluate, predict_dataset
     from heatmark.engine.metrics import nme
-    from heatmark.engine.evaluate import common_scheme
     from heatmark.engine.trainer import Trainer
 
     result_file = run_dir / "result.json"
