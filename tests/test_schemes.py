@@ -76,3 +76,12 @@ def test_bad_yaml_scheme(tmp_path, text, match):
     f.write_text(text)
     with pytest.raises(ConfigError, match=match):
         get_scheme(f)
+
+
+def test_custom_scheme_without_norm_uses_box_size():
+    from heatmark.data.schemes import Scheme
+
+    s = Scheme("tri", 3, ("a", "b", "c"))
+    pts = np.array([[0.0, 0.0], [4.0, 0.0], [4.0, 9.0]])
+    assert s.norm_distance(pts) == pytest.approx(6.0)  # sqrt(4 x 9)
+    assert Scheme("tip", 1, ("tip",)).norm_distance(pts[:1]) == 1.0

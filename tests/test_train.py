@@ -138,6 +138,17 @@ def test_sigkill_during_training_then_resume(fixtures, tmp_path):
     epochs = [json.loads(x)["epoch"] for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert epochs[-1] == 6 and sorted(set(epochs)) == list(range(1, 7))
     load_model(out / "best.safetensors")
+    # the killed-and-resumed run ends exactly where an uninterrupted one with the same seed does
+    ref = tmp_path / "uninterrupted"
+    r = subprocess.run([*cmd[: cmd.index("--out") + 1], str(ref), *cmd[cmd.index("--out") + 2:]],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    a, _ = load_tensors(out / "last.safetensors")
+    b, _ = load_tensors(ref / "last.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("model."))
+    final = lambda f: {k: v for k, v in json.loads(f.read_text().splitlines()[-1]).items()  # noqa: E731
+                       if k not in ("seconds", "img_per_s")}
+    assert final(out / "metrics.jsonl") == final(ref / "metrics.jsonl")
 
 
 def test_data_parallel_two_cpu_processes(fixtures, tmp_path):
@@ -153,3 +164,49 @@ def test_data_parallel_two_cpu_processes(fixtures, tmp_path):
     assert lines[0]["val_n"] == 6  # validation gathered from both ranks
     model, _, _, _ = load_model(out / "best.safetensors")
     assert model(torch.rand(1, 3, 64, 64)).shape == (1, 68, 16, 16)
+
+
+def test_custom_scheme_end_to_end(fixtures, tmp_path):
+    """A 5-point scheme from a YAML file: read, train, evaluate."""
+    from heatmark.cli import main
+    from heatmark.data.readers import read_pts
+
+    data = tmp_path / "five"
+    data.mkdir()
+    pick = [36, 45, 30, 48, 54]  # eye corners, nose tip, mouth corners
+    for img in sorted((fixtures / "300w").glob("*.jpg")):
+        shutil.copy(img, data / img.name)
+        pts = read_pts(img.with_suffix(".pts"))[pick] + 0.5
+        body = "\n".join(f"{x:.3f} {y:.3f}" for x, y in pts)
+        (data / f"{img.stem}.pts").write_text(f"version: 1\nn_points: 5\n{{\n{body}\n}}\n")
+    scheme = tmp_path / "five.yaml"
+    scheme.write_text("name: five\nnum_points: 5\nnames: [reye, leye, nose, rmouth, lmouth]\n"
+                      "flip_pairs: [[0, 1], [3, 4]]\nnorm: [[0], [1]]\n")
+    cfg = small_cfg(fixtures, tmp_path, epochs=1, extra=[f"data.scheme={scheme}", "augment=full"])
+    cfg["data"]["train"] = [{"dataset": "folder", "root": str(data), "scheme": str(scheme)}]
+    cfg["data"]["val"] = {"dataset": "folder", "root": str(data), "scheme": str(scheme)}
+    Trainer(cfg, tmp_path / "run", progress=False, log=_quiet).fit()
+    model, _, s, _ = load_model(tmp_path / "run" / "best.safetensors")
+    assert s.num_points == 5 and s.flip_pairs == ((0, 1), (3, 4))
+    assert main(["eval", "--dataset", "folder", "--root", str(data), "--scheme", str(scheme), "--weights",
+                 str(tmp_path / "run" / "best.safetensors"), "--json", str(tmp_path / "e.json")]) == 0
+    res = json.loads((tmp_path / "e.json").read_text())
+    assert res["n"] == 6 and res["scheme"] == "five" and len(res["per_point_nme"]) == 5
+
+
+def test_300w_protocol_subsets(fixtures, tmp_path):
+    from heatmark.cli import main
+
+    Trainer(small_cfg(fixtures, tmp_path, epochs=1), tmp_path / "run", progress=False, log=_quiet).fit()
+    root = tmp_path / "300w"
+    files = sorted((fixtures / "300w").glob("*.jpg"))
+    for i, img in enumerate(files):
+        sub = root / ["lfpw/testset", "helen/testset", "ibug"][i % 3]
+        sub.mkdir(parents=True, exist_ok=True)
+        for f in (img, img.with_suffix(".pts")):
+            shutil.copy(f, sub / f.name)
+    assert main(["eval", "--dataset", "300w", "--root", str(root), "--weights",
+                 str(tmp_path / "run" / "best.safetensors"), "--json", str(tmp_path / "e.json")]) == 0
+    res = json.loads((tmp_path / "e.json").read_text())
+    assert res["common"]["n"] == 4 and res["challenging"]["n"] == 2 and res["full"]["n"] == 6
+    assert res["full"]["nme"] == pytest.approx(res["nme"])

@@ -68,7 +68,16 @@ class Scheme:
         return perm
 
     def norm_distance(self, points: np.ndarray, kind: str | None = None) -> np.ndarray:
-        """Normalising distance for points of shape (..., K, 2); ``kind`` picks an extra norm."""
+        """Normalising distance for points of shape (..., K, 2); ``kind`` picks an extra norm.
+
+        A scheme without ``norm`` (a custom one) is normalised by sqrt(width × height) of the landmark
+        bounding box; a one-point scheme by 1, so its "NME" is the error in pixels."""
+        if (kind is None or kind == "default") and self.norm is None:
+            pts = np.asarray(points, dtype=np.float64)
+            if self.num_points == 1:
+                return np.ones(pts.shape[:-2])
+            wh = pts.max(-2) - pts.min(-2)
+            return np.sqrt(np.maximum(wh[..., 0] * wh[..., 1], 1e-12))
         norm = self.norm if kind is None or kind == "default" else self.extra_norms.get(kind)
         if norm is None:
             valid = ["default", *self.extra_norms]
