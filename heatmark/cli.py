@@ -65,6 +65,8 @@ def _train_config(args: argparse.Namespace) -> dict:
         cfg["optim"]["max_steps"] = args.max_steps
     if args.seed is not None:
         cfg["seed"] = args.seed
+    if args.skip_bad:
+        cfg["data"]["skip_bad"] = True
     return apply_overrides(cfg, args.set or [])
 
 
@@ -364,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", action="store_true", help="continue from RUN/last.safetensors")
     tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. loss.name=awing")
     tr.add_argument("--quiet", action="store_true", help="no progress bar (one line per epoch)")
+    tr.add_argument("--skip-bad", action="store_true", help="list and skip bad samples instead of stopping")
     tr.set_defaults(func=_cmd_train)
 
     ev = sub.add_parser("eval", help="evaluate weights on an annotated dataset")
