@@ -46,3 +46,15 @@ def test_auc_fr_bounds(errors, t):
     assert 0 <= a <= 1 and 0 <= f <= 1
     if f == 1:
         assert a == 0
+
+
+def test_nme_without_jaw_is_mean_of_inner_per_point():
+    rng = np.random.default_rng(1)
+    gt = rng.random((4, 68, 2)) * 100
+    gt[:, 36], gt[:, 45] = [20, 50], [80, 50]
+    pred = gt + rng.normal(0, 2, gt.shape)
+    pred[:, :17] += 10  # a jaw offset
+    s = summarize(pred, gt, IBUG68)
+    d = IBUG68.norm_distance(gt)
+    expect = np.mean(np.linalg.norm(pred[:, 17:] - gt[:, 17:], axis=-1).mean(-1) / d) * 100
+    assert s["nme_no_jaw"] == pytest.approx(expect) and s["nme_no_jaw"] < s["nme"]

@@ -178,6 +178,18 @@ def _fmt(vals: list[float], digits: int = 2) -> str:
     return f"{np.mean(vals):.{digits}f} ± {np.std(vals, ddof=1):.{digits}f}"
 
 
+def _no_jaw(result: dict) -> float:
+    """NME over the inner points; equal to the mean of per_point_nme over them (same per-image norm)."""
+    m = result["metrics"]
+    if "nme_no_jaw" in m:
+        return m["nme_no_jaw"]
+    from heatmark.data.schemes import get_scheme
+    from heatmark.engine.metrics import no_jaw_points
+
+    idx = no_jaw_points(get_scheme(m["scheme"]))
+    return float(np.mean(np.asarray(m["per_point_nme"])[idx])) if idx is not None else m["nme"]
+
+
 def collect(grid: dict, out: Path) -> dict:
     """{study id: [(run, [result per finished seed])]} from the result files."""
     table = {}
@@ -235,14 +247,15 @@ def write_report(grid: dict, out: str | Path | None = None, report: str | Path |
             lines.append("")
             continue
         rows = table[study["id"]]
-        lines += ["| run | seeds | NME % | FR@0.10 % | AUC@0.10 % | params (M) | ms/face |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        lines += ["| run | seeds | NME % | NME w/o jaw % | FR@0.10 % | AUC@0.10 % | params (M) | ms/face |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for run, rs in rows:
             if not rs:
-                lines.append(f"| {run['name']} | 0 | _not run yet_ | | | | |")
+                lines.append(f"| {run['name']} | 0 | _not run yet_ | | | | | |")
                 continue
             m = [r["metrics"] for r in rs]
             lines.append(f"| {run['name']} | {len(rs)} | {_fmt([x['nme'] for x in m])} | "
+                         f"{_fmt([_no_jaw(r) for r in rs])} | "
                          f"{_fmt([x['fr@0.10'] for x in m], 1)} | {_fmt([x['auc@0.10'] for x in m], 1)} | "
                          f"{rs[0]['params_m']:.2f} | {_fmt([r['ms_per_face'] for r in rs], 1)} |")
         lines.append("")

@@ -68,5 +68,17 @@ def summarize(pred: np.ndarray, gt: np.ndarray, scheme: Scheme, norm: str = "def
         out[f"fr@{t:.2f}"] = failure_rate(per_image, t) * 100
         out[f"auc@{t:.2f}"] = auc(per_image, t) * 100
     d = scheme.norm_distance(np.asarray(gt), None if norm == "default" else norm)
-    out["per_point_nme"] = [round(float(v), 4) for v in np.nanmean(err / d[:, None], 0) * 100]
+    per_point = np.nanmean(err / d[:, None], 0) * 100
+    out["per_point_nme"] = [round(float(v), 4) for v in per_point]
+    jaw = no_jaw_points(scheme)
+    if jaw is not None:  # the inner points only (51 of 68): the jaw's label convention varies most
+        out["nme_no_jaw"] = float(np.mean(per_point[jaw]))
     return out
+
+
+def no_jaw_points(scheme: Scheme) -> np.ndarray | None:
+    """Indices of the points outside the scheme's jaw/contour group, or None if it has none."""
+    outline = set(scheme.groups.get("jaw", ())) | set(scheme.groups.get("contour", ()))
+    if not outline:
+        return None
+    return np.array([i for i in range(scheme.num_points) if i not in outline])
