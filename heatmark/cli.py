@@ -270,8 +270,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
               f"(recall {detection['detector_recall'] * 100:.1f}%); metrics are over the found faces")
     res.update({"weights": str(weights), "dataset": args.dataset, "root": str(args.root), "boxes": args.boxes,
                 "decoder": args.decoder or getattr(codec, "decoder", None)})
-    rows = [{"set": "all", **{k: res[k] for k in ("n", "nme", "fr@0.08", "auc@0.08", "fr@0.10", "auc@0.10",
-                                                  "mean_error_px")}}]
+    cols = ("n", "nme", *(("nme_no_jaw",) if "nme_no_jaw" in res else ()), "fr@0.08", "auc@0.08", "fr@0.10",
+            "auc@0.10", "mean_error_px")
+    rows = [{"set": "all", **{k: res[k] for k in cols}}]
     for name in ("common", "challenging", "full"):
         if name in res:
             rows.append({"set": name, **{k: res[name][k] for k in rows[0] if k != "set"}})
