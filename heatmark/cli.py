@@ -30,6 +30,9 @@ def _cmd_data_show(args: argparse.Namespace) -> int:
     subset = [records[i] for i in picked]
     # cache crops 1.5x wider than the final crop, at the same pixel scale: room for augmentation
     cache = CropCache(subset, size=round(args.size * 1.5), context=1.5 * args.box_scale, skip_bad=args.skip_bad)
+    for e in cache.skipped:
+        print(f"skipped: {e}", file=sys.stderr)
+    subset, n = cache.records, len(cache.records)  # without any images the cache skipped
     ds = LandmarkDataset(cache, input_size=args.size, augment=args.augment, box_scale=args.box_scale,
                          seed=args.seed)
     tiles, caps = [], []
@@ -44,15 +47,15 @@ def _cmd_data_show(args: argparse.Namespace) -> int:
 
 
 def _train_config(args: argparse.Namespace) -> dict:
-    from heatmark.config import DEFAULTS, _merge, apply_overrides, load_config, parse_source
+    from heatmark.config import DEFAULTS, merge_config, apply_overrides, load_config, parse_source
     from heatmark.engine.recipes import HEAD_RECIPES
 
     if args.config:
         cfg = load_config(args.config)
         if args.head and cfg["model"]["head"] != args.head:
-            cfg = _merge(cfg, HEAD_RECIPES[args.head])
+            cfg = merge_config(cfg, HEAD_RECIPES[args.head])
     else:
-        cfg = _merge(DEFAULTS, HEAD_RECIPES[args.head or "heatmap"])
+        cfg = merge_config(DEFAULTS, HEAD_RECIPES[args.head or "heatmap"])
     if args.train:
         cfg["data"]["train"] = [parse_source(s) for s in args.train]
     if args.val:

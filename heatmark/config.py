@@ -73,11 +73,11 @@ def _check(user: dict, ref: dict, path: tuple[str, ...], source: str) -> None:
             _check(v, ref[k], here, source)
 
 
-def _merge(base: dict, over: dict) -> dict:
+def merge_config(base: dict, over: dict) -> dict:
     out = copy.deepcopy(base)
     for k, v in over.items():
         if isinstance(v, dict) and isinstance(out.get(k), dict) and out[k] and (k,) not in FREE_FORM:
-            out[k] = _merge(out[k], v)
+            out[k] = merge_config(out[k], v)
         else:
             out[k] = copy.deepcopy(v)
     return out
@@ -107,7 +107,7 @@ def apply_overrides(cfg: dict, items: list[str], source: str = "--set") -> dict:
         for k in reversed(keys):
             nested = {k: nested}
         _check(nested, DEFAULTS, (), f"{source} {item}")
-        cfg = _merge(cfg, nested)
+        cfg = merge_config(cfg, nested)
     return cfg
 
 
@@ -125,7 +125,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if not isinstance(user, dict):
             raise ConfigError(f"{path}: a config file must be a YAML mapping")
         _check(user, DEFAULTS, (), str(path))
-        cfg = _merge(cfg, user)
+        cfg = merge_config(cfg, user)
     return apply_overrides(cfg, overrides or [])
 
 

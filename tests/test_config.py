@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from heatmark.config import DEFAULTS, _merge, apply_overrides, load_config, parse_source
+from heatmark.config import DEFAULTS, merge_config, apply_overrides, load_config, parse_source
 from heatmark.engine.recipes import HEAD_RECIPES
 from heatmark.errors import ConfigError
 
@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("head", ["heatmap", "regression"])
 def test_shipped_configs_match_recipes(head):
     cfg = load_config(ROOT / "configs" / f"{head}.yaml")
-    assert cfg == _merge(DEFAULTS, HEAD_RECIPES[head])
+    assert cfg == merge_config(DEFAULTS, HEAD_RECIPES[head])
 
 
 def test_unknown_keys_list_valid_ones(tmp_path):

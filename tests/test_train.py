@@ -17,13 +17,13 @@ import pytest
 import torch
 
 from heatmark.checkpoint import load_model, load_tensors
-from heatmark.config import DEFAULTS, _merge, apply_overrides
+from heatmark.config import DEFAULTS, merge_config, apply_overrides
 from heatmark.engine.recipes import HEAD_RECIPES
 from heatmark.engine.trainer import Trainer
 
 
 def small_cfg(fixtures: Path, tmp: Path, head: str = "heatmap", epochs: int = 2, extra=()) -> dict:
-    cfg = _merge(DEFAULTS, HEAD_RECIPES[head])
+    cfg = merge_config(DEFAULTS, HEAD_RECIPES[head])
     cfg["data"]["train"] = [{"dataset": "facesynthetics", "root": str(fixtures / "facesynthetics"), "ratio": 1.0}]
     cfg["data"]["val"] = {"dataset": "300w", "root": str(fixtures / "300w")}
     return apply_overrides(cfg, [

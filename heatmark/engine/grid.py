@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from heatmark.config import _merge, apply_overrides, load_config
+from heatmark.config import merge_config, apply_overrides, load_config
 from heatmark.errors import ConfigError
 
 GRID_KEYS = {"name", "out", "budget", "eval", "set", "studies", "report", "notes"}
@@ -71,7 +71,7 @@ def run_config(grid: dict, run: dict, seed: int) -> dict:
         budget.append(f"optim.batch_size={b['batch_size']}")
     cfg = apply_overrides(cfg, [*budget, *(grid.get("set") or []), *(run.get("set") or []), f"seed={seed}"])
     if grid.get("eval"):
-        cfg = _merge(cfg, {"data": {"val": dict(grid["eval"])}})
+        cfg = merge_config(cfg, {"data": {"val": dict(grid["eval"])}})
     return cfg
 
 
