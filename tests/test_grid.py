@@ -40,6 +40,12 @@ def test_grid_runs_skips_finished_and_reports(fixtures, tmp_path):
     stamps = {p: p.stat().st_mtime_ns for p in results}
     run_grid(g, log=lambda *a: None)  # nothing to redo
     assert {p: p.stat().st_mtime_ns for p in results} == stamps
+    for f in res_dir.glob("*/decoders.json"):  # the report only reads saved results, never computes
+        f.rename(f.with_suffix(".bak"))
+    report = write_report(g, command="heatmark bench transfer --grid grid.yaml")
+    assert "_Not run yet._" in report.read_text() and not list(res_dir.glob("*/decoders.json"))
+    for f in res_dir.glob("*/decoders.bak"):
+        f.rename(f.with_suffix(".json"))
     t = time.perf_counter()
     report = write_report(g, command="heatmark bench transfer --grid grid.yaml")
     assert time.perf_counter() - t < 60

@@ -118,8 +118,9 @@ def train_and_evaluate(cfg: dict, run_dir: Path, log=print) -> dict:
     return res
 
 
-def decode_study(grid: dict, study: dict, out: Path, log=print) -> dict:
-    """Re-evaluate one trained run's weights with each decoder (no training)."""
+def decode_study(grid: dict, study: dict, out: Path, log=print, compute: bool = True) -> dict:
+    """Re-evaluate one trained run's weights with each decoder (no training). With ``compute=False``
+    only the saved results are read (the report never computes)."""
     from heatmark.checkpoint import load_model
     from heatmark.engine.data import build_source
     from heatmark.engine.evaluate import evaluate, predict_dataset
@@ -134,6 +135,8 @@ def decode_study(grid: dict, study: dict, out: Path, log=print) -> dict:
         f = run_dir / "decoders.json"
         if f.is_file():
             results[seed] = json.loads(f.read_text())
+            continue
+        if not compute:
             continue
         if not (run_dir / "best.safetensors").is_file():
             log(f"decoder study: {run_dir} has no weights yet; run its training first")
@@ -234,7 +237,7 @@ def write_report(grid: dict, out: str | Path | None = None, report: str | Path |
     for study in grid["studies"]:
         lines += [f"## {study.get('title', study['id'])}", ""]
         if study.get("decode_from"):
-            res = decode_study(grid, study, out, log=lambda *a: None)
+            res = decode_study(grid, study, out, log=lambda *a: None, compute=False)
             if not res:
                 lines += ["_Not run yet._", ""]
                 continue
@@ -262,8 +265,8 @@ def write_report(grid: dict, out: str | Path | None = None, report: str | Path |
         done = [(run, rs) for run, rs in rows if rs]
         if done:
             curves = {run["name"]: np.concatenate([r["per_image_nme"] for r in rs]) for run, rs in done}
-            ced_plot(curves, 0.10, img_dir / f"ced_{study['id']}.png", f"{study.get('title', study['id'])}: CED on "
-                     f"{grid['eval']['dataset']}")
+            ced_plot(curves, 0.10, img_dir / f"ced_{study['id']}.png",
+                     f"{study['id']}: CED of NME on {Path(grid['eval']['root']).name}")
             lines += [f"![CED {study['id']}](benchmark/ced_{study['id']}.png)", ""]
             if study.get("x"):
                 xs = [float(run.get("x", i)) for i, (run, _) in enumerate(done)]
