@@ -11,6 +11,12 @@ from heatmark.errors import HeatmarkError
 BUNDLED_SAMPLES = Path(__file__).parent / "assets" / "samples"
 
 
+def _report_skipped(errors) -> None:
+    """List the bad samples a --skip-bad run left out, one line each on stderr."""
+    for e in errors:
+        print(f"skipped: {e}", file=sys.stderr)
+
+
 def _cmd_data_show(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -22,16 +28,14 @@ def _cmd_data_show(args: argparse.Namespace) -> int:
 
     root = Path(args.root) if args.root else BUNDLED_SAMPLES / "facesynthetics"
     records = load_dataset(args.dataset, root, scheme=args.scheme, skip_bad=args.skip_bad)
-    for e in records.skipped:
-        print(f"skipped: {e}", file=sys.stderr)
+    _report_skipped(records.skipped)
     rng = np.random.default_rng(args.seed)
     n = min(args.n, len(records))
     picked = sorted(rng.choice(len(records), n, replace=False)) if args.shuffle else range(n)
     subset = [records[i] for i in picked]
     # cache crops 1.5x wider than the final crop, at the same pixel scale: room for augmentation
     cache = CropCache(subset, size=round(args.size * 1.5), context=1.5 * args.box_scale, skip_bad=args.skip_bad)
-    for e in cache.skipped:
-        print(f"skipped: {e}", file=sys.stderr)
+    _report_skipped(cache.skipped)
     subset, n = cache.records, len(cache.records)  # without any images the cache skipped
     ds = LandmarkDataset(cache, input_size=args.size, augment=args.augment, box_scale=args.box_scale,
                          seed=args.seed)
@@ -164,8 +168,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         tmp.replace(out / f"{stem}.json")  # the JSON appears last and whole: --resume trusts it
         n_img += 1
         n_faces += len(faces)
-    for b in bad:
-        print(f"skipped: {b}", file=sys.stderr)
+    _report_skipped(bad)
     dt = time.perf_counter() - t0
     print(f"{n_img} images, {n_faces} faces -> {out} ({dt:.1f} s"
           + (f", {n_resumed} already done" if n_resumed else "") + (f", {n_skipped} skipped" if n_skipped else "") + ")")
@@ -248,8 +251,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     weights = Path(args.weights) if args.weights else _default_weights()
     model, codec, scheme, meta = load_model(weights)
     records = load_dataset(args.dataset, args.root, scheme=args.scheme, skip_bad=args.skip_bad)
-    for e in records.skipped:
-        print(f"skipped: {e}", file=sys.stderr)
+    _report_skipped(records.skipped)
     size, box = int(meta["input_size"]), float(meta["box_scale"])
     detection = {}
     if args.boxes == "detector":
@@ -260,8 +262,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             raise HeatmarkError(f"the {args.detector} detector found none of the {detection['faces']} faces")
     else:
         cache = CropCache(records, size=size, context=box, cache_dir=None, skip_bad=args.skip_bad)
-        for e in cache.skipped:
-            print(f"skipped: {e}", file=sys.stderr)
+        _report_skipped(cache.skipped)
         records = cache.records
         ds = LandmarkDataset(cache, input_size=size, target_scheme=scheme, box_scale=box)
         pred, _ = predict_dataset(model, codec, ds, args.batch_size, "cpu", decoder=args.decoder)
