@@ -27,13 +27,27 @@ from heatmark.errors import DataError, HeatmarkError
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 
+def shipped_models() -> list[str]:
+    """Names of the models shipped in the package (``default``: synthetic-only; ``mixing``: with real faces)."""
+    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
+
+
 def default_weights(variant: str = "default") -> Path:
     path = WEIGHTS_DIR / f"{variant}.safetensors"
     if not path.is_file():
-        available = sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
-        raise HeatmarkError(f"no shipped model {variant!r} in {WEIGHTS_DIR} (available: {available or 'none'}); "
+        raise HeatmarkError(f"no shipped model {variant!r} in {WEIGHTS_DIR} (available: {shipped_models() or 'none'}); "
                             "pass weights=PATH to a .safetensors file trained with heatmark")
     return path
+
+
+def resolve_weights(weights: str | Path | None) -> Path:
+    """None → the shipped default; the name of a shipped model (``"mixing"``) → its file; else a path."""
+    if weights is None or str(weights) == "":
+        return default_weights()
+    s = str(weights)
+    if "/" not in s and "\\" not in s and not s.endswith(".safetensors") and not Path(s).exists():
+        return default_weights(s)
+    return Path(weights)
 
 
 @dataclass
@@ -71,7 +85,8 @@ def as_rgb(image, color: str = "rgb") -> np.ndarray:
 class Landmarker:
     """Face detection + landmark model, on the CPU (or a GPU with ``device="cuda"``).
 
-    weights: a heatmark ``.safetensors`` file (default: the shipped model). detector: ``"opencv"``
+    weights: a heatmark ``.safetensors`` file, or the name of a shipped model: ``"default"`` (synthetic-only
+    training, used when ``weights`` is None) or ``"mixing"`` (trained with real faces mixed in). detector: ``"opencv"``
     (default), ``"dlib"``, a callable ``rgb -> (boxes, scores)``, or ``None`` (then pass ``boxes``).
     backend: ``"torch"`` or ``"onnx"`` (onnxruntime; exported on first use to a cache file).
     flip: horizontal-flip test-time augmentation (averages the prediction with the mirrored one).
@@ -79,7 +94,7 @@ class Landmarker:
 
     def __init__(self, weights: str | Path | None = None, detector="opencv", device: str = "cpu",
                  backend: str = "torch", flip: bool = False, decoder: str | None = None, onnx_path=None):
-        self.weights = Path(weights) if weights else default_weights()
+        self.weights = resolve_weights(weights)
         self.model, self.codec, self.scheme, self.meta = load_model(self.weights)
         self.device = torch.device(device)
         self.model.to(self.device)

@@ -89,12 +89,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _default_weights() -> Path:
-    from heatmark.api import default_weights
+def _weights(args: argparse.Namespace) -> Path:
+    """--weights: a file, a shipped model's name (default, mixing), or absent for the default."""
+    from heatmark.api import resolve_weights
 
-    return default_weights()
+    return resolve_weights(args.weights)
 
 
+WEIGHTS_HELP = "a .safetensors file, or a shipped model: default (synthetic-only; used when absent) or mixing"
 BUNDLED_PHOTO = Path(__file__).parent / "assets" / "samples" / "photo.jpg"
 
 
@@ -198,7 +200,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from heatmark.checkpoint import load_model
     from heatmark.export import export_onnx, onnx_session
 
-    weights = Path(args.weights) if args.weights else _default_weights()
+    weights = _weights(args)
     model, _, _, meta = load_model(weights)
     size = int(meta["input_size"])
     path = export_onnx(model, size, args.out)
@@ -226,7 +228,7 @@ def _cmd_bench_transfer(args: argparse.Namespace) -> int:
 def _cmd_bench_speed(args: argparse.Namespace) -> int:
     from heatmark.engine.bench import bench_speed, machine
 
-    weights = Path(args.weights) if args.weights else _default_weights()
+    weights = _weights(args)
     rows = bench_speed(weights, tuple(args.batch), args.repeats)
     _print_table(f"landmark stage (crop in, points out), {weights.name} ({machine()})", rows,
                  {"ms_per_face": ".2f", "params_m": ".2f", "file_mb": ".1f"})
@@ -248,7 +250,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from heatmark.engine.plots import ced_plot, prediction_grid
     from heatmark.errors import HeatmarkError
 
-    weights = Path(args.weights) if args.weights else _default_weights()
+    weights = _weights(args)
     model, codec, scheme, meta = load_model(weights)
     records = load_dataset(args.dataset, args.root, scheme=args.scheme, skip_bad=args.skip_bad)
     _report_skipped(records.skipped)
@@ -377,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="evaluate weights on an annotated dataset")
     ev.add_argument("--dataset", required=True, choices=DATASETS)
     ev.add_argument("--root", required=True, help="dataset folder or file")
-    ev.add_argument("--weights", help="a .safetensors file (default: the shipped model)")
+    ev.add_argument("--weights", help=WEIGHTS_HELP)
     ev.add_argument("--boxes", choices=["gt", "detector"], default="gt", help="face boxes from ground truth or detector")
     ev.add_argument("--detector", default="opencv", choices=["opencv", "dlib"], help="with --boxes detector")
     ev.add_argument("--scheme", help="landmark scheme of the dataset (default: from the dataset)")
@@ -390,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=_cmd_eval)
 
     def add_model_args(sp):
-        sp.add_argument("--weights", help="a .safetensors file (default: the shipped model)")
+        sp.add_argument("--weights", help=WEIGHTS_HELP)
         sp.add_argument("--detector", default="opencv", choices=["opencv", "dlib", "full"],
                         help="face detector; 'full': each image is one face crop")
         sp.add_argument("--backend", default="torch", choices=["torch", "onnx"])
@@ -420,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ex = sub.add_parser("export", help="export weights to ONNX (with a parity check)")
     ex.add_argument("--format", default="onnx", choices=["onnx"])
-    ex.add_argument("--weights", help="a .safetensors file (default: the shipped model)")
+    ex.add_argument("--weights", help=WEIGHTS_HELP)
     ex.add_argument("--out", default="heatmark.onnx")
     ex.set_defaults(func=_cmd_export)
 
@@ -448,7 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--report-only", action="store_true", help="no training: rebuild the report from results")
     bt.set_defaults(func=_cmd_bench_transfer)
     bs = bsub.add_parser("speed", help="ms/face of the landmark stage, torch and onnxruntime, batch 1 and 32")
-    bs.add_argument("--weights", help="a .safetensors file (default: the shipped model)")
+    bs.add_argument("--weights", help=WEIGHTS_HELP)
     bs.add_argument("--batch", type=int, nargs="+", default=[1, 32])
     bs.add_argument("--repeats", type=int, default=20)
     bs.set_defaults(func=_cmd_bench_speed)

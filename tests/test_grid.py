@@ -1,5 +1,6 @@
 """The benchmark grid on fixtures: runs, resumes without redoing finished runs, and rebuilds its report."""
 
+import json
 import time
 
 import yaml
@@ -37,9 +38,22 @@ def test_grid_runs_skips_finished_and_reports(fixtures, tmp_path):
     assert len(results) == 5  # 2 heads x 2 seeds + size 2 (size 4 = the heatmap seed-0 run)
     key = run_key(run_config(g, g["studies"][0]["runs"][1], 0))
     assert (res_dir / key / "decoders.json").is_file()
+    res0 = json.loads((res_dir / key / "result.json").read_text())
+    assert res0["weights"] == "final" and (res_dir / key / "final.safetensors").is_file()
     stamps = {p: p.stat().st_mtime_ns for p in results}
     run_grid(g, log=lambda *a: None)  # nothing to redo
     assert {p: p.stat().st_mtime_ns for p in results} == stamps
+
+    # a result scored before the final-weights rule is re-scored from the saved weights, not retrained
+    old = dict(res0, weights="best", metrics=dict(res0["metrics"], nme=99.0))
+    (res_dir / key / "result.json").write_text(json.dumps(old))
+    (res_dir / key / "final.safetensors").unlink()  # older runs have only last.safetensors
+    ckpt = (res_dir / key / "last.safetensors").stat().st_mtime_ns
+    run_grid(g, log=lambda *a: None)
+    new = json.loads((res_dir / key / "result.json").read_text())
+    assert new["weights"] == "final" and new["metrics"]["nme"] == res0["metrics"]["nme"]
+    assert new["train_seconds"] == res0["train_seconds"]
+    assert (res_dir / key / "last.safetensors").stat().st_mtime_ns == ckpt
     for f in res_dir.glob("*/decoders.json"):  # the report only reads saved results, never computes
         f.rename(f.with_suffix(".bak"))
     report = write_report(g, command="heatmark bench transfer --grid grid.yaml")

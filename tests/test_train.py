@@ -43,11 +43,16 @@ def test_two_epochs_lower_loss_and_write_checkpoints(fixtures, tmp_path):
     assert [x["epoch"] for x in lines] == [1, 2] and lines[-1]["step"] == 8
     assert lines[1]["train_loss"] < lines[0]["train_loss"]
     assert lines[0]["val_n"] == 6 and np.isfinite(lines[0]["val_nme"])
-    for name in ("best", "last"):
+    for name in ("best", "last", "final"):
         assert (tmp_path / "run" / f"{name}.safetensors").is_file()
         assert json.loads((tmp_path / "run" / f"{name}.json").read_text())["model"]["head"] == "heatmap"
     model, codec, scheme, meta = load_model(tmp_path / "run" / "best.safetensors")
     assert scheme.num_points == 68 and meta["input_size"] == 64 and codec.stride == 4
+    final, _, _, fmeta = load_model(tmp_path / "run" / "final.safetensors")  # end-of-budget weights
+    assert fmeta["step"] == 8
+    last, _ = load_tensors(tmp_path / "run" / "last.safetensors")
+    for k, v in final.state_dict().items():
+        assert torch.equal(v, last[f"model.{k}"])
 
 
 @pytest.mark.parametrize("head", ["heatmap", "regression"])

@@ -20,6 +20,10 @@ Grid file (``configs/bench/*.yaml``)::
 A run is identified by a hash of its final config and seed, so the same recipe in several studies trains
 once. A run folder with ``result.json`` is finished and never redone; one with only ``last.safetensors``
 resumes. The report (``docs/benchmark.md`` + plots) is rebuilt from the result files alone.
+
+Every run is scored with its *final* weights (the end of the fixed budget). The eval set is also the
+trainer's validation set, so scoring the validation-best checkpoint would select on the test set; results
+written before this rule (``"weights": "best"``) are re-evaluated from the final weights without retraining.
 """
 
 from __future__ import annotations
@@ -86,35 +90,65 @@ def _measure_speed(weights: Path) -> float:
     return float(next(r["ms_per_face"] for r in rows if r["backend"] == "torch"))
 
 
-def train_and_evaluate(cfg: dict, run_dir: Path, log=print) -> dict:
-    """Train (or resume) one run, evaluate its best weights on the eval set, write result.json."""
+def final_weights(run_dir: Path) -> Path:
+    """The end-of-budget weights of a finished run (``final.safetensors``; runs trained before it existed
+    have the same weights in ``last.safetensors``)."""
+    f = run_dir / "final.safetensors"
+    if f.is_file():
+        return f
+    from heatmark.checkpoint import load_model, save_model
+
+    model, _, _, meta = load_model(run_dir / "last.safetensors")  # model.* tensors (grid runs use no EMA)
+    meta = {k: v for k, v in meta.items() if k not in ("optim_groups", "scheduler")}
+    save_model(f, model, {**meta, "kind": "weights"})
+    return f
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    tmp.replace(path)
+
+
+def evaluate_run(cfg: dict, run_dir: Path) -> dict:
+    """Metrics, per-image NME, size and speed of a finished run's final weights on the eval set."""
     from heatmark.checkpoint import load_model
     from heatmark.engine.data import build_source
     from heatmark.engine.evaluate import common_scheme, evaluate, predict_dataset
     from heatmark.engine.metrics import nme
+
+    w = final_weights(run_dir)
+    model, codec, scheme, meta = load_model(w)
+    ds, records = build_source(cfg["data"]["val"], cfg["data"], scheme, None, cfg["seed"], train=False)
+    pred, _ = predict_dataset(model, codec, ds, 32)
+    metrics = evaluate(pred, scheme, records)
+    p, g, vis, sch = common_scheme(pred, scheme, records)
+    return {"config": cfg, "weights": "final", "metrics": metrics,
+            "per_image_nme": [round(float(v), 6) for v in nme(p, g, sch, "default", vis)],
+            "params_m": meta["params"] / 1e6, "ms_per_face": _measure_speed(w)}
+
+
+def train_and_evaluate(cfg: dict, run_dir: Path, log=print) -> dict:
+    """Train (or resume) one run, evaluate its final weights on the eval set, write result.json."""
     from heatmark.engine.trainer import Trainer
 
     result_file = run_dir / "result.json"
     if result_file.is_file():
-        return json.loads(result_file.read_text())
+        res = json.loads(result_file.read_text())
+        if res.get("weights") != "final":  # scored on the validation-best checkpoint: re-score, no training
+            res.update(evaluate_run(cfg, run_dir))
+            _write_json(result_file, res)
+        return res
     run_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     resume = (run_dir / "last.safetensors").is_file()
     trainer = Trainer(cfg, run_dir, resume=resume, progress=False, log=log)
     trainer.fit()
     train_s = time.perf_counter() - t0
-    model, codec, scheme, meta = load_model(run_dir / "best.safetensors")
-    ds, records = build_source(cfg["data"]["val"], cfg["data"], scheme, None, cfg["seed"], train=False)
-    pred, _ = predict_dataset(model, codec, ds, 32)
-    metrics = evaluate(pred, scheme, records)
-    p, g, vis, sch = common_scheme(pred, scheme, records)
-    res = {"config": cfg, "metrics": metrics, "per_image_nme": [round(float(v), 6) for v in nme(p, g, sch, "default", vis)],
-           "params_m": meta["params"] / 1e6, "ms_per_face": _measure_speed(run_dir / "best.safetensors"),
-           "train_seconds": train_s, "steps": trainer.step, "machine": f"{platform.machine()} {platform.node()}",
-           "device": str(trainer.device), "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
-    tmp = result_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(res, indent=1))
-    tmp.replace(result_file)
+    res = {**evaluate_run(cfg, run_dir), "train_seconds": train_s, "steps": trainer.step,
+           "machine": f"{platform.machine()} {platform.node()}", "device": str(trainer.device),
+           "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+    _write_json(result_file, res)
     return res
 
 
@@ -134,20 +168,22 @@ def decode_study(grid: dict, study: dict, out: Path, log=print, compute: bool = 
         run_dir = out / "runs" / run_key(cfg)
         f = run_dir / "decoders.json"
         if f.is_file():
-            results[seed] = json.loads(f.read_text())
-            continue
+            saved = json.loads(f.read_text())
+            if saved.pop("_weights", None) == "final" or not compute:
+                results[seed] = saved
+                continue
         if not compute:
             continue
-        if not (run_dir / "best.safetensors").is_file():
-            log(f"decoder study: {run_dir} has no weights yet; run its training first")
+        if not (run_dir / "result.json").is_file():
+            log(f"decoder study: {run_dir} is not finished yet; run its training first")
             continue
-        model, codec, scheme, _ = load_model(run_dir / "best.safetensors")
+        model, codec, scheme, _ = load_model(final_weights(run_dir))
         ds, records = build_source(cfg["data"]["val"], cfg["data"], scheme, None, seed, train=False)
         res = {}
         for d in study["decoders"]:
             pred, _ = predict_dataset(model, codec, ds, 32, decoder=d)
             res[d] = evaluate(pred, scheme, records)
-        f.write_text(json.dumps(res, indent=1))
+        _write_json(f, {"_weights": "final", **res})
         results[seed] = res
     return results
 
@@ -164,7 +200,8 @@ def run_grid(grid: dict, out: str | Path | None = None, only: list[str] | None =
             for seed in study.get("seeds") or [0]:
                 cfg = run_config(grid, run, seed)
                 run_dir = out / "runs" / run_key(cfg)
-                if (run_dir / "result.json").is_file():
+                done = run_dir / "result.json"
+                if done.is_file() and json.loads(done.read_text()).get("weights") == "final":
                     continue
                 log(f"[{study['id']}] {run['name']} seed {seed} -> {run_dir}")
                 res = train_and_evaluate(cfg, run_dir, log=lambda *a: None)

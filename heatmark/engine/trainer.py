@@ -3,6 +3,8 @@
 Per epoch: train on the mixed sources, validate on a real set (NME in the original images), write
 ``last.safetensors`` (full state, for ``--resume``) and, when validation improves, ``best.safetensors``
 (weights only, EMA weights if EMA is on), each with a JSON sidecar, and append a line to ``metrics.jsonl``.
+When the step budget is spent, ``final.safetensors`` (weights only) holds the end-of-training weights:
+the ones to report on a test set, since ``best`` was chosen on the validation set.
 Randomness is a function of (seed, epoch, index) for data and of the saved RNG state for the model, so a
 resumed CPU run continues exactly as an uninterrupted one would.
 """
@@ -216,11 +218,11 @@ class Trainer:
         self.skipped_batches = int(meta.get("skipped_batches", 0))
         self.log(f"resumed from {path}: epoch {self.epoch}, step {self.step}, best NME {self.best:.3f}")
 
-    def _save_best(self, metrics: dict) -> None:
+    def _save_weights(self, name: str, metrics: dict) -> None:
         if self.ema:
             live = {k: v.clone() for k, v in self.model.state_dict().items()}
             self.model.load_state_dict(self.ema.shadow)
-        save_model(self.out / "best.safetensors", self.model,
+        save_model(self.out / name, self.model,
                    self.meta(epoch=self.epoch, step=self.step, metrics=metrics, kind="weights"))
         if self.ema:
             self.model.load_state_dict(live)
@@ -339,8 +341,10 @@ class Trainer:
                     # best first: a crash between the two leaves last.safetensors (the resume point) at
                     # the previous epoch, which then redoes this one
                     if improved or (not val and self.val_data is None):
-                        self._save_best(last)
+                        self._save_weights("best.safetensors", last)
                     self._save_last(last)
+                    if self.step >= self.total_steps:  # the budget is spent: the weights to report and ship
+                        self._save_weights("final.safetensors", last)
                     with open(self.out / "metrics.jsonl", "a") as f:
                         f.write(json.dumps(last) + "\n")
                     if val:

@@ -75,7 +75,6 @@ class HeatmapModel(nn.Module):
             out = self.generic(x)
             return F.avg_pool2d(out, self.stride) if self.stride > 1 else out
         f = self.decoder(self.encoder(x))
-        target = x.shape[-1] // self.stride
-        if f.shape[-1] != target:  # FPN at stride 2 or 1
-            f = F.interpolate(f, size=(x.shape[-2] // self.stride, target), mode="bilinear", align_corners=False)
+        if self.arch == "fpn" and self.stride < 4:  # the FPN decoder ends at stride 4; a static branch (ONNX)
+            f = F.interpolate(f, scale_factor=4 // self.stride, mode="bilinear", align_corners=False)
         return self.head(f)

@@ -1,0 +1,62 @@
+"""tools/package_model.py: a finished run becomes a shipped model file with a measured card."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from heatmark.api import Landmarker, resolve_weights
+from heatmark.checkpoint import load_model, load_tensors
+from heatmark.engine.trainer import Trainer
+
+from test_train import _quiet, small_cfg
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_package_writes_fp16_weights_and_a_measured_card(fixtures, tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    Trainer(small_cfg(fixtures, tmp_path, epochs=1), run, progress=False, log=_quiet).fit()
+    out = tmp_path / "weights"
+    monkeypatch.setattr(sys, "argv", ["package_model.py", str(run), "--name", "tiny", "--label", "fixture run",
+                                      "--eval-root", str(fixtures / "300w"), "--out", str(out)])
+    try:
+        runpy.run_path(str(ROOT / "tools" / "package_model.py"), run_name="__main__")
+    except SystemExit as e:
+        assert e.code == 0
+    shipped = out / "tiny.safetensors"
+    tensors, meta = load_tensors(shipped)
+    weights = [k for k in tensors if k.endswith(".weight")]
+    assert weights and all(tensors[k].dtype == torch.float16 for k in weights)
+    assert all(v.dtype == torch.float32 for k, v in tensors.items() if "running_" in k)
+    card = json.loads(shipped.with_suffix(".json").read_text())["card"]
+    assert card == meta["card"] and card["label"] == "fixture run"
+    assert card["training_data"][0]["faces"] == 4 and card["accuracy"]["n"] == 6
+    assert 0 < card["accuracy"]["nme"] < 100 and card["speed"]["ms_per_face"]["torch b1"] > 0
+    assert card["speed"]["file_mb"] < (run / "final.safetensors").stat().st_size / 1e6  # half the size
+
+    # the shipped file predicts like the float32 run it came from
+    crops = np.random.default_rng(0).integers(0, 255, (2, 64, 64, 3), dtype=np.uint8)
+    a = Landmarker(shipped, detector=None).run_crops(crops)[0]
+    b = Landmarker(run / "final.safetensors", detector=None).run_crops(crops)[0]
+    assert np.abs(np.asarray(a) - np.asarray(b)).max() < 0.05  # pixels in a 64-px crop
+    model, _, _, _ = load_model(shipped)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+def test_weights_by_name(tmp_path, monkeypatch):
+    import heatmark.api as api
+
+    (tmp_path / "mixing.safetensors").write_bytes(b"x")
+    monkeypatch.setattr(api, "WEIGHTS_DIR", tmp_path)
+    assert resolve_weights("mixing") == tmp_path / "mixing.safetensors"
+    assert resolve_weights("some/dir/w.safetensors") == Path("some/dir/w.safetensors")
+    for name in ("nosuch", None):  # None: the default, which this folder lacks
+        with pytest.raises(api.HeatmarkError, match="available: \\['mixing'\\]"):
+            resolve_weights(name)

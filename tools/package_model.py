@@ -1,0 +1,97 @@
+"""Package a finished training run as a shipped model: heatmark/weights/NAME.safetensors + NAME.json (the card).
+
+    python tools/package_model.py runs/default --name default --label "synthetic-only" [--eval-root DIR]
+
+Takes the run's end-of-training weights (``final.safetensors``, never the validation-best checkpoint, since
+the validation set is also the evaluation set), stores the parameters as float16 (buffers stay float32; the
+loader casts back to float32), then measures the *shipped file*: ``heatmark eval`` on AFW with GT boxes, and
+``heatmark bench speed`` (ms per face, torch and onnxruntime, batch 1 and 32). The card (training data, config,
+commit, accuracy, speed, machine, commands) goes into the file's metadata and its JSON sidecar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def commit() -> str:
+    rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "heatmark", "configs"], capture_output=True,
+                           text=True, cwd=ROOT).stdout.strip()
+    return rev + ("+uncommitted changes" if dirty else "")
+
+
+def count_faces(entry: dict) -> int | None:
+    from heatmark.data.readers import load_dataset
+
+    try:
+        n = len(load_dataset(entry["dataset"], entry["root"]))
+        return min(n, int(entry["limit"])) if entry.get("limit") else n
+    except Exception:  # noqa: BLE001 - the card still records the source
+        return None
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", type=Path, help="a finished training run folder (with final.safetensors)")
+    ap.add_argument("--name", required=True, help="shipped model name: default, mixing, ...")
+    ap.add_argument("--label", required=True, help="one line for people: what data it was trained on")
+    ap.add_argument("--eval-root", default="../shared/data/300w_afw")
+    ap.add_argument("--command", default="", help="the command that trained the run (recorded in the card)")
+    ap.add_argument("--out", type=Path, default=ROOT / "heatmark" / "weights")
+    args = ap.parse_args(argv)
+
+    from heatmark.checkpoint import load_tensors, save_tensors
+    from heatmark.cli import main as cli
+    from heatmark.engine.bench import bench_speed, machine
+
+    src = args.run / "final.safetensors"
+    if not src.is_file():
+        sys.exit(f"{src}: not found; the run has not spent its step budget yet (train it to the end first)")
+    tensors, meta = load_tensors(src)
+    buffers = {k for k in tensors if "running_" in k or "num_batches" in k}
+    small = {k: (v.half() if v.is_floating_point() and k not in buffers else v) for k, v in tensors.items()}
+    dst = args.out / f"{args.name}.safetensors"
+    cfg = meta["config"]
+    card = {
+        "name": args.name, "label": args.label,
+        "training_data": [{**e, "faces": count_faces(e)} for e in cfg["data"]["train"]],
+        "validation_data": cfg["data"].get("val"),
+        "weights": "final (end of the step budget); parameters stored as float16",
+        "steps": meta.get("step"), "commit": commit(), "trained_commit": meta.get("commit"),
+        "train_command": args.command, "package_command": " ".join(["python", "tools/package_model.py", *sys.argv[1:]]),
+    }
+    save_tensors(dst, small, {**meta, "card": card})
+
+    with tempfile.TemporaryDirectory() as tmp:
+        js = Path(tmp) / "eval.json"
+        cli(["eval", "--dataset", "300w", "--root", args.eval_root, "--weights", str(dst), "--json", str(js)])
+        ev = json.loads(js.read_text())
+    keep = ("n", "nme", "nme_no_jaw", "fr@0.08", "auc@0.08", "fr@0.10", "auc@0.10", "mean_error_px")
+    card["accuracy"] = {"dataset": f"300w {args.eval_root}", "boxes": "ground truth", "norm": "outer eye corners",
+                        "decoder": ev.get("decoder"), **{k: ev[k] for k in keep if k in ev},
+                        "command": f"heatmark eval --dataset 300w --root {args.eval_root} --weights {args.name}"}
+    rows = bench_speed(dst, (1, 32), 50)
+    card["speed"] = {"machine": f"{machine()}, {platform.processor() or platform.machine()}",
+                     "ms_per_face": {f"{r['backend']} b{r['batch']}": round(r["ms_per_face"], 3) for r in rows},
+                     "params_m": round(rows[0]["params_m"], 3), "file_mb": round(dst.stat().st_size / 1e6, 2),
+                     "command": f"heatmark bench speed --weights {args.name}"}
+    card["measured"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    save_tensors(dst, small, {**meta, "card": card})
+    print(json.dumps(card, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
