@@ -217,7 +217,11 @@ def _cmd_bench_transfer(args: argparse.Namespace) -> int:
     from heatmark.engine.grid import load_grid, run_grid, write_report
 
     grid = load_grid(args.grid)
-    if not args.report_only:
+    if args.remeasure_speed:
+        from heatmark.engine.grid import remeasure_speed
+
+        remeasure_speed(grid, args.out, args.only)
+    elif not args.report_only:
         run_grid(grid, args.out, args.only)
     cmd = f"heatmark bench transfer --grid {args.grid}" + (f" --out {args.out}" if args.out else "")
     path = write_report(grid, args.out, args.report, command=cmd)
@@ -448,6 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--report", help="report path (default: the grid's 'report' or docs/benchmark.md)")
     bt.add_argument("--only", nargs="+", metavar="STUDY", help="run only these studies")
     bt.add_argument("--report-only", action="store_true", help="no training: rebuild the report from results")
+    bt.add_argument("--remeasure-speed", action="store_true",
+                    help="no training: time every finished run again (run it on a quiet machine), then report")
     bt.set_defaults(func=_cmd_bench_transfer)
     bs = bsub.add_parser("speed", help="ms/face of the landmark stage, torch and onnxruntime, batch 1 and 32")
     bs.add_argument("--weights", help=WEIGHTS_HELP)

@@ -5,7 +5,7 @@ import time
 
 import yaml
 
-from heatmark.engine.grid import load_grid, run_config, run_grid, run_key, write_report
+from heatmark.engine.grid import load_grid, remeasure_speed, run_config, run_grid, run_key, write_report
 
 
 def test_grid_runs_skips_finished_and_reports(fixtures, tmp_path):
@@ -67,3 +67,8 @@ def test_grid_runs_skips_finished_and_reports(fixtures, tmp_path):
     assert "| regression | 2 |" in text and "| dark |" in text and "Hand-written reading." in text
     assert (report.parent / "benchmark" / "ced_head.png").is_file()
     assert (report.parent / "benchmark" / "size.png").is_file()
+
+    assert remeasure_speed(g, log=lambda *a: None) == 5  # timings again, no training
+    again = json.loads((res_dir / key / "result.json").read_text())
+    assert again["ms_per_face"] > 0 and "speed_measured" in again and again["train_seconds"] == res0["train_seconds"]
+    assert "re-measured" in write_report(g).read_text()
