@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from heatmark.checkpoint import load_model
+from heatmark.codecs.tta import decode_flip_tta
 from heatmark.data.crops import SquareBox, box_from_landmarks, crop_matrix, invert, transform_points, warp
 from heatmark.data.image_io import read_image, to_rgb_uint8
 from heatmark.detect import crop_box_from_detection, get_detector
@@ -134,12 +135,10 @@ class Landmarker:
     def run_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, S, S, 3) uint8 crops → points (N, K, 2) in crop pixels, scores (N, K)."""
         x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float().div_(255.0)
-        pts, scores = self.codec.decode(self._forward(x), self.decoder)
         if self.flip:
-            fp, fs = self.codec.decode(self._forward(torch.flip(x, dims=[3])), self.decoder)
-            fp = fp[:, self._flip_index]
-            fp[..., 0] = self.input_size - fp[..., 0]
-            pts, scores = (pts + fp) / 2, (scores + fs[:, self._flip_index]) / 2
+            pts, scores = decode_flip_tta(self._forward, self.codec, x, self._flip_index, self.decoder)
+        else:
+            pts, scores = self.codec.decode(self._forward(x), self.decoder)
         return pts.double().numpy(), scores.numpy()
 
     def predict_boxes(self, rgb: np.ndarray, crop_boxes: list[SquareBox]) -> tuple[np.ndarray, np.ndarray]:

@@ -263,7 +263,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.boxes == "detector":
         from heatmark.engine.evaluate import predict_with_detector
 
-        pred, records, detection = predict_with_detector(weights, records, args.detector, args.decoder)
+        pred, records, detection = predict_with_detector(weights, records, args.detector, args.decoder, args.flip)
         if not records:
             raise HeatmarkError(f"the {args.detector} detector found none of the {detection['faces']} faces")
     else:
@@ -271,7 +271,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         _report_skipped(cache.skipped)
         records = cache.records
         ds = LandmarkDataset(cache, input_size=size, target_scheme=scheme, box_scale=box)
-        pred, _ = predict_dataset(model, codec, ds, args.batch_size, "cpu", decoder=args.decoder)
+        pred, _ = predict_dataset(model, codec, ds, args.batch_size, "cpu", decoder=args.decoder, flip=args.flip)
     subsets = subsets_300w(records, args.root) if args.dataset == "300w" else {}
     res = evaluate(pred, scheme, records, args.norm, subsets)
     res.update(detection)
@@ -279,6 +279,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(f"{args.detector} detector found {detection['found']} of {detection['faces']} faces "
               f"(recall {detection['detector_recall'] * 100:.1f}%); metrics are over the found faces")
     res.update({"weights": str(weights), "dataset": args.dataset, "root": str(args.root), "boxes": args.boxes,
+                "flip": args.flip,
                 "decoder": args.decoder or getattr(codec, "decoder", None)})
     cols = ("n", "nme", *(("nme_no_jaw",) if "nme_no_jaw" in res else ()), "fr@0.08", "auc@0.08", "fr@0.10",
             "auc@0.10", "mean_error_px")
@@ -387,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--boxes", choices=["gt", "detector"], default="gt", help="face boxes from ground truth or detector")
     ev.add_argument("--detector", default="opencv", choices=["opencv", "dlib"], help="with --boxes detector")
     ev.add_argument("--scheme", help="landmark scheme of the dataset (default: from the dataset)")
+    ev.add_argument("--flip", action="store_true", help="horizontal-flip test-time augmentation")
     ev.add_argument("--decoder", help="heatmap decoder to use instead of the model's (argmax, quarter, dark, ...)")
     ev.add_argument("--norm", default="default", help="NME normalisation: default (scheme's), inter_pupil, ...")
     ev.add_argument("--json", help="write the metrics as JSON here")

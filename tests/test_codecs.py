@@ -106,3 +106,22 @@ def test_codec_factory_and_errors():
         HeatmapCodec(100, 3, 2.0)
     with pytest.raises(ConfigError, match="unknown head"):
         create_codec("segmentation", 128)
+
+
+def test_flip_tta_equivariant_and_symmetric():
+    """decode_flip_tta: flipping the input flips the output (x -> S - x, indices swapped), for any network."""
+    from heatmark.codecs import HeatmapCodec
+    from heatmark.codecs.tta import decode_flip_tta
+    from heatmark.data.schemes import get_scheme
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 68, 5, stride=4, padding=2)  # deliberately not mirror-symmetric
+    codec = HeatmapCodec(input_size=64, stride=4, sigma=1.5)
+    fi = get_scheme("ibug68").flip_index
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        a, sa = decode_flip_tta(conv, codec, x, fi, "dark")
+        b, sb = decode_flip_tta(conv, codec, torch.flip(x, dims=[3]), fi, "dark")
+    b_back = b[:, fi].clone()
+    b_back[..., 0] = 64 - b_back[..., 0]
+    assert torch.allclose(a, b_back, atol=1e-4) and torch.allclose(sa, sb[:, fi], atol=1e-6)

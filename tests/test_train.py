@@ -95,20 +95,32 @@ def test_eval_matches_hand_computed_nme(fixtures, tmp_path):
                  "--json", str(tmp_path / "e.json")]) == 0
     reported = json.loads((tmp_path / "e.json").read_text())
 
-    model, codec, _, meta = load_model(w)
-    nmes = []
-    for n in names:
-        gt = read_pts(three / f"{n}.pts")
-        crop, m = crop_face(read_image(three / f"{n}.jpg"), box_from_landmarks(gt, meta["box_scale"]),
-                            meta["input_size"])
-        x = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255
-        with torch.no_grad():
-            pts, _ = codec.decode(model(x))
-        pred = transform_points(invert(m), pts[0].double().numpy())
-        d = np.hypot(*(gt[36] - gt[45]))
-        nmes.append(np.mean([np.hypot(*(pred[i] - gt[i])) for i in range(68)]) / d)
-    assert reported["n"] == 3
-    assert reported["nme"] == pytest.approx(np.mean(nmes) * 100, rel=1e-3)
+    assert main(["eval", "--dataset", "300w", "--root", str(three), "--weights", str(w), "--flip",
+                 "--json", str(tmp_path / "f.json")]) == 0
+    flipped = json.loads((tmp_path / "f.json").read_text())
+    assert flipped["flip"] is True and reported["flip"] is False
+
+    model, codec, scheme, meta = load_model(w)
+    fi = scheme.flip_index
+    for flip, rep in ((False, reported), (True, flipped)):
+        nmes = []
+        for n in names:
+            gt = read_pts(three / f"{n}.pts")
+            crop, m = crop_face(read_image(three / f"{n}.jpg"), box_from_landmarks(gt, meta["box_scale"]),
+                                meta["input_size"])
+            x = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255
+            with torch.no_grad():
+                pts, _ = codec.decode(model(x))
+                if flip:  # mirrored prediction on the mirrored crop, by hand
+                    fp, _ = codec.decode(model(torch.flip(x, dims=[3])))
+                    fp = fp[:, fi]
+                    fp[..., 0] = meta["input_size"] - fp[..., 0]
+                    pts = (pts + fp) / 2
+            pred = transform_points(invert(m), pts[0].double().numpy())
+            d = np.hypot(*(gt[36] - gt[45]))
+            nmes.append(np.mean([np.hypot(*(pred[i] - gt[i])) for i in range(68)]) / d)
+        assert rep["n"] == 3
+        assert rep["nme"] == pytest.approx(np.mean(nmes) * 100, rel=1e-3)
 
 
 def _cli_train(fixtures, tmp_path, out, extra=()):

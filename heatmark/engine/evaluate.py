@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from heatmark.codecs.tta import decode_flip_tta
 from heatmark.data.crops import invert, transform_points
 from heatmark.data.dataset import LandmarkDataset
 from heatmark.data.records import Records
@@ -21,8 +22,9 @@ SUBSETS_300W = {"common": ("lfpw", "helen"), "challenging": ("ibug",)}
 @torch.inference_mode()
 def predict_dataset(model: torch.nn.Module, codec, dataset: LandmarkDataset, batch_size: int = 32,
                     device: str | torch.device = "cpu", indices: list[int] | None = None,
-                    decoder: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Predictions (N, K, 2) in original-image pixels (model scheme) and scores (N, K)."""
+                    decoder: str | None = None, flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions (N, K, 2) in original-image pixels (model scheme) and scores (N, K). ``flip``: average
+    with the mirrored prediction on the flipped crop (test-time augmentation, as ``Landmarker(flip=True)``)."""
     model.eval()
     idx = list(range(len(dataset))) if indices is None else list(indices)
     preds, scores = [], []
@@ -31,8 +33,10 @@ def predict_dataset(model: torch.nn.Module, codec, dataset: LandmarkDataset, bat
         x = batch["image"].to(device)
         if x.is_cuda:
             x = x.contiguous(memory_format=torch.channels_last)
-        out = model(x).float()
-        pts, score = codec.decode(out, decoder)
+        if flip:
+            pts, score = decode_flip_tta(lambda t: model(t).float(), codec, x, dataset.scheme.flip_index, decoder)
+        else:
+            pts, score = codec.decode(model(x).float(), decoder)
         m_inv = invert(batch["matrix"].numpy())
         preds.append(transform_points(m_inv, pts.cpu().double().numpy()))
         scores.append(score.cpu().numpy())
@@ -83,13 +87,14 @@ def evaluate(pred: np.ndarray, model_scheme: Scheme, records: Records, norm: str
     return res
 
 
-def predict_with_detector(weights, records: Records, detector: str = "opencv", decoder: str | None = None):
+def predict_with_detector(weights, records: Records, detector: str = "opencv", decoder: str | None = None,
+                          flip: bool = False):
     """Detect faces, match each annotated face to the detection overlapping its landmark box most
     (IoU >= 0.3), and predict from the detector's box. Returns (predictions, the found records, stats)."""
     from heatmark.api import Landmarker
     from heatmark.detect import crop_box_from_detection
 
-    lm = Landmarker(weights, detector=detector, decoder=decoder)
+    lm = Landmarker(weights, detector=detector, decoder=decoder, flip=flip)
     preds, found = [], []
     for r in records:
         img = r.load_image()
