@@ -25,7 +25,8 @@ def test_package_writes_fp16_weights_and_a_measured_card(fixtures, tmp_path, mon
     Trainer(small_cfg(fixtures, tmp_path, epochs=1), run, progress=False, log=_quiet).fit()
     out = tmp_path / "weights"
     monkeypatch.setattr(sys, "argv", ["package_model.py", str(run), "--name", "tiny", "--label", "fixture run",
-                                      "--eval-root", str(fixtures / "300w"), "--out", str(out)])
+                                      "--eval-root", str(fixtures / "300w"), "--out", str(out),
+                                      "--docs", str(tmp_path / "docs")])
     try:
         runpy.run_path(str(ROOT / "tools" / "package_model.py"), run_name="__main__")
     except SystemExit as e:
@@ -39,6 +40,8 @@ def test_package_writes_fp16_weights_and_a_measured_card(fixtures, tmp_path, mon
     assert card == meta["card"] and card["label"] == "fixture run"
     assert card["training_data"][0]["faces"] == 4 and card["accuracy"]["n"] == 6
     assert 0 < card["accuracy"]["nme"] < 100 and card["speed"]["ms_per_face"]["torch b1"] > 0
+    for f in ("card.json", "curve.png", "metrics.jsonl", "ced.png", "best.png", "worst.png"):
+        assert (tmp_path / "docs" / f).is_file(), f
     assert card["speed"]["file_mb"] < (run / "final.safetensors").stat().st_size / 1e6  # half the size
 
     # the shipped file predicts like the float32 run it came from

@@ -42,6 +42,20 @@ def count_faces(entry: dict) -> int | None:
         return None
 
 
+def write_docs(run: Path, docs: Path, card: dict) -> None:
+    """The run's metrics.jsonl, its validation curve (NME vs step) and the card, for docs/results/."""
+    from heatmark.engine.plots import line_plot
+
+    docs.mkdir(parents=True, exist_ok=True)
+    lines = (run / "metrics.jsonl").read_text()
+    (docs / "metrics.jsonl").write_text(lines)
+    rows = [json.loads(x) for x in lines.splitlines() if x.strip()]
+    rows = [r for r in rows if r.get("val_nme") is not None]
+    line_plot([r["step"] for r in rows], [[r["val_nme"]] for r in rows], docs / "curve.png", "training step",
+              "NME % on the validation set", f"{card['name']}: {card['label']}"[:70], log_x=False)
+    (docs / "card.json").write_text(json.dumps(card, indent=1))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", type=Path, help="a finished training run folder (with final.safetensors)")
@@ -50,6 +64,8 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-root", default="../shared/data/300w_afw")
     ap.add_argument("--command", default="", help="the command that trained the run (recorded in the card)")
     ap.add_argument("--out", type=Path, default=ROOT / "heatmark" / "weights")
+    ap.add_argument("--docs", type=Path, help="also write the eval plots, the learning curve and the run's "
+                    "metrics.jsonl here (e.g. docs/results/default)")
     args = ap.parse_args(argv)
 
     from heatmark.checkpoint import load_tensors, save_tensors
@@ -76,7 +92,8 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         js = Path(tmp) / "eval.json"
-        cli(["eval", "--dataset", "300w", "--root", args.eval_root, "--weights", str(dst), "--json", str(js)])
+        cli(["eval", "--dataset", "300w", "--root", args.eval_root, "--weights", str(dst), "--json", str(js),
+             *(["--plots", str(args.docs)] if args.docs else [])])
         ev = json.loads(js.read_text())
     keep = ("n", "nme", "nme_no_jaw", "fr@0.08", "auc@0.08", "fr@0.10", "auc@0.10", "mean_error_px")
     card["accuracy"] = {"dataset": f"300w {args.eval_root}", "boxes": "ground truth", "norm": "outer eye corners",
@@ -89,6 +106,8 @@ def main(argv=None) -> int:
                      "command": f"heatmark bench speed --weights {args.name}"}
     card["measured"] = time.strftime("%Y-%m-%d %H:%M:%S")
     save_tensors(dst, small, {**meta, "card": card})
+    if args.docs:
+        write_docs(args.run, args.docs, card)
     print(json.dumps(card, indent=1))
     return 0
 

@@ -15,7 +15,7 @@ for name in default default_mixing; do
 done
 python tools/package_model.py "$RUNS/default" --name default --eval-root "$S/300w_afw" \
   --label "synthetic-only: 100 FaceSynthetics faces" \
-  --command "heatmark train --config configs/default.yaml --out $RUNS/default"
+  --command "heatmark train --config configs/default.yaml --out $RUNS/default" --docs docs/results/default
 python tools/package_model.py "$RUNS/default_mixing" --name mixing --eval-root "$S/300w_afw" \
   --label "data mixing: 100 FaceSynthetics + 870 real 300W-Helen faces, 50/50 per batch" \
-  --command "heatmark train --config configs/default_mixing.yaml --out $RUNS/default_mixing"
+  --command "heatmark train --config configs/default_mixing.yaml --out $RUNS/default_mixing" --docs docs/results/mixing
