@@ -1,0 +1,70 @@
+"""The models shipped in heatmark/weights/: size, card, and that they find landmarks on real faces."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from heatmark.api import WEIGHTS_DIR, Landmarker, shipped_models
+from heatmark.cli import BUNDLED_PHOTO, main
+from heatmark.data.readers import load_dataset
+
+pytestmark = pytest.mark.skipif(not (WEIGHTS_DIR / "default.safetensors").is_file(),
+                                reason="no shipped default model (train it with tools/train_default.sh)")
+
+
+@pytest.mark.parametrize("name", ["default", "mixing"])
+def test_shipped_file_and_card(name):
+    path = WEIGHTS_DIR / f"{name}.safetensors"
+    assert path.stat().st_size <= 25e6
+    card = json.loads(path.with_suffix(".json").read_text())["card"]
+    for key in ("label", "training_data", "commit", "accuracy", "speed", "train_command"):
+        assert card[key], key
+    data = {e["dataset"] for e in card["training_data"]}
+    assert data == ({"facesynthetics"} if name == "default" else {"facesynthetics", "300w"})
+    assert card["accuracy"]["n"] == 337 and card["speed"]["ms_per_face"]["onnx b1"] > 0
+
+
+def test_default_is_used_without_weights_and_finds_the_sample_face(tmp_path):
+    assert {"default", "mixing"} <= set(shipped_models())
+    assert main(["predict", "--out", str(tmp_path)]) == 0  # the bundled photo
+    doc = json.loads((tmp_path / f"{BUNDLED_PHOTO.stem}.json").read_text())
+    assert doc["weights"].endswith("default.safetensors") and len(doc["faces"]) == 1
+    pts = np.array(doc["faces"][0]["landmarks"])
+    x1, y1, x2, y2 = doc["faces"][0]["box"]
+    inside = (pts[:, 0] > x1 - 0.2 * (x2 - x1)) & (pts[:, 0] < x2 + 0.2 * (x2 - x1))
+    assert inside.all()
+    # a face, not noise: eyes above the nose tip above the mouth above the chin; left eye left of right eye
+    eyes_y, nose_y, mouth_y, chin_y = pts[36:48, 1].mean(), pts[33, 1], pts[48:68, 1].mean(), pts[8, 1]
+    assert eyes_y < nose_y < mouth_y < chin_y
+    assert pts[36:42, 0].mean() < pts[42:48, 0].mean()
+    assert (tmp_path / f"{BUNDLED_PHOTO.stem}.png").is_file()
+
+
+@pytest.mark.parametrize("name", ["default", "mixing"])
+def test_shipped_models_on_fixture_faces(fixtures, name):
+    """GT-box landmarks on the 300W fixture faces (real photos): NME well under a mean-shape guess (~24 %)."""
+    from heatmark.engine.metrics import nme
+
+    records = load_dataset("300w", fixtures / "300w")
+    lm = Landmarker(name, detector=None)
+    pred = np.stack([lm.predict(r.load_image(), boxes=[_gt_box(r.landmarks)])[0].landmarks for r in records])
+    gt = np.stack([r.landmarks for r in records])
+    assert float(np.mean(nme(pred, gt, lm.scheme))) < 0.15
+
+
+def _gt_box(p):
+    return [p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()]
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", ["default", "mixing"])
+def test_card_accuracy_is_what_eval_prints(shared, tmp_path, name):
+    """The NME on the card (and in the README) is exactly what `heatmark eval` gives on AFW."""
+    card = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())["card"]
+    args = ["eval", "--dataset", "300w", "--root", str(shared / "300w_afw"), "--json", str(tmp_path / "e.json")]
+    assert main(args + ([] if name == "default" else ["--weights", name])) == 0
+    res = json.loads((tmp_path / "e.json").read_text())
+    assert res["n"] == 337 and res["nme"] == pytest.approx(card["accuracy"]["nme"], abs=1e-6)
