@@ -53,4 +53,6 @@ def onnx_session(model: torch.nn.Module, input_size: int, path: str | Path | Non
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or os.cpu_count() or 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # no busy-waiting after a run: spinning ORT threads starve the torch decode that follows (8 ms vs 2.3 ms)
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -86,7 +87,7 @@ def main(argv=None) -> int:
         "validation_data": cfg["data"].get("val"),
         "weights": "final (end of the step budget); parameters stored as float16",
         "steps": meta.get("step"), "commit": commit(), "trained_commit": meta.get("commit"),
-        "train_command": args.command, "package_command": " ".join(["python", "tools/package_model.py", *sys.argv[1:]]),
+        "train_command": args.command, "package_command": shlex.join(["python", "tools/package_model.py", *sys.argv[1:]]),
     }
     save_tensors(dst, small, {**meta, "card": card})
 
