@@ -53,7 +53,7 @@ def write_docs(run: Path, docs: Path, card: dict) -> None:
     rows = [json.loads(x) for x in lines.splitlines() if x.strip()]
     rows = [r for r in rows if r.get("val_nme") is not None]
     line_plot([r["step"] for r in rows], [[r["val_nme"]] for r in rows], docs / "curve.png", "training step",
-              "NME % on the validation set", f"{card['name']}: {card['label']}"[:70], log_x=False)
+              "NME %", f"{card['name']}: NME on the validation set during training", log_x=False)
     (docs / "card.json").write_text(json.dumps(card, indent=1))
 
 

@@ -86,15 +86,16 @@ def line_plot(xs: list[float], ys: list[list[float]], path: str | Path, x_label:
         yv = y0 + (y1 - y0) * i / 5
         cv2.line(img, px(x0, yv), px(x1, yv), (225, 225, 225), 1)
         cv2.putText(img, f"{yv:.1f}", (left - 45, px(x0, yv)[1] + 5), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    for x, v in zip(xs, xv):
+    every = max(1, int(np.ceil(len(xs) / 8)))  # at most ~8 tick labels, so they never overlap
+    for x, v in list(zip(xs, xv))[::every]:
         cv2.putText(img, f"{x:g}", (px(v, y0)[0] - 10, top + ph + 18), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
     pts = [px(v, m) for v, m in zip(xv, means)]
     cv2.polylines(img, [np.array(pts, np.int32)], False, PALETTE[0], 2, cv2.LINE_AA)
     for (x, y), s, v, m in zip(pts, stds, xv, means):
-        cv2.circle(img, (x, y), 4, PALETTE[0], -1, cv2.LINE_AA)
+        cv2.circle(img, (x, y), 4 if len(xs) <= 20 else 2, PALETTE[0], -1, cv2.LINE_AA)
         if s > 0:
             cv2.line(img, px(v, m - s), px(v, m + s), PALETTE[1], 1, cv2.LINE_AA)
     cv2.putText(img, x_label, (left + pw // 2 - 60, h - 12), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(img, y_label, (5, top - 12), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(img, title, (left + 80, 25), font, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, title, (5, 18), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, y_label, (5, top - 8), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
     write_image(path, img)
