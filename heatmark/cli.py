@@ -84,8 +84,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     trainer = Trainer(cfg, args.out, resume=args.resume, progress=not args.quiet and sys.stdout.isatty())
     last = trainer.fit()
     if trainer.main:
-        print(f"done: {last.get('step')} steps, last val NME {last.get('val_nme', float('nan')):.3f}%, "
-              f"best {trainer.best:.3f}% -> {Path(args.out) / 'best.safetensors'}")
+        print(f"done: {last.get('step')} steps, last val NME {last.get('val_nme', float('nan')):.3f}% "
+              f"-> {Path(args.out) / 'final.safetensors'} (best val {trainer.best:.3f}% -> best.safetensors)")
     return 0
 
 
