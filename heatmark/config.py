@@ -107,7 +107,13 @@ def apply_overrides(cfg: dict, items: list[str], source: str = "--set") -> dict:
         for k in reversed(keys):
             nested = {k: nested}
         _check(nested, DEFAULTS, (), f"{source} {item}")
-        cfg = merge_config(cfg, nested)
+        if tuple(keys) in FREE_FORM:  # a whole free-form section (loss.params={}) replaces the old one
+            parent = cfg
+            for k in keys[:-1]:
+                parent = parent.setdefault(k, {})
+            parent[keys[-1]] = copy.deepcopy(value)
+        else:  # anything else merges (model.options.stride=2 keeps model.options.arch)
+            cfg = merge_config(cfg, nested)
     return cfg
 
 

@@ -46,3 +46,14 @@ def test_parse_source():
     for bad in ("nocolon", "300w:x@abc", "300w:x@-1"):
         with pytest.raises(ConfigError):
             parse_source(bad)
+
+
+def test_override_replaces_a_whole_free_form_section_and_merges_inside_it():
+    from heatmark.config import apply_overrides, load_config
+
+    cfg = load_config("configs/regression.yaml")
+    assert cfg["loss"]["params"] == {"omega": 10.0, "epsilon": 2.0}
+    mse = apply_overrides(cfg, ["loss.name=mse", "loss.params={}"])
+    assert mse["loss"] == {"name": "mse", "params": {}}  # the wing parameters do not leak into mse
+    hm = apply_overrides(load_config("configs/heatmap.yaml"), ["model.options.stride=2"])
+    assert hm["model"]["options"] == {"arch": "unet", "stride": 2}
