@@ -41,7 +41,7 @@ from heatmark.config import merge_config, apply_overrides, load_config
 from heatmark.errors import ConfigError
 
 GRID_KEYS = {"name", "out", "budget", "eval", "set", "studies", "report", "notes"}
-STUDY_KEYS = {"id", "title", "seeds", "runs", "decode_from", "decoders", "x", "x_label"}
+STUDY_KEYS = {"id", "title", "seeds", "runs", "decode_from", "decoders", "x", "x_label", "x_log"}
 RUN_KEYS = {"name", "config", "set", "x"}
 
 
@@ -339,7 +339,7 @@ def write_report(grid: dict, out: str | Path | None = None, report: str | Path |
                 xs = [float(run.get("x", i)) for i, (run, _) in enumerate(done)]
                 ys = [[r["metrics"]["nme"] for r in rs] for _, rs in done]
                 line_plot(xs, ys, img_dir / f"{study['id']}.png", study.get("x_label", "x"), "NME (%)",
-                          study.get("title", study["id"]))
+                          study.get("title", study["id"]), log_x=study.get("x_log", True))
                 lines += [f"![{study['id']}](benchmark/{study['id']}.png)", ""]
     notes = Path(grid.get("notes", "docs/benchmark_notes.md"))
     lines += ["## Reading", ""]

@@ -65,7 +65,11 @@ def prediction_grid(images: list[np.ndarray], preds: list[np.ndarray], gts: list
 
 def line_plot(xs: list[float], ys: list[list[float]], path: str | Path, x_label: str, y_label: str, title: str = "",
               size: tuple[int, int] = (640, 420), log_x: bool = True) -> None:
-    """Mean ± std (error bars) of ``ys[i]`` at ``xs[i]``; x on a log scale by default."""
+    """Mean ± std (error bars) of ``ys[i]`` at ``xs[i]``; x on a log scale by default (``log_x=False`` for
+    axes that start at 0, such as a percentage)."""
+    if log_x and min(xs) <= 0:
+        raise ValueError(f"line_plot({Path(path).name}): a log x axis needs x > 0, got {min(xs):g}; "
+                         "pass log_x=False (in a benchmark grid: x_log: false in the study)")
     w, h = size
     left, right, top, bottom = 70, 25, 40, 55
     pw, ph = w - left - right, h - top - bottom
