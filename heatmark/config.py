@@ -73,11 +73,13 @@ def _check(user: dict, ref: dict, path: tuple[str, ...], source: str) -> None:
             _check(v, ref[k], here, source)
 
 
-def merge_config(base: dict, over: dict) -> dict:
+def merge_config(base: dict, over: dict, into_free_form: bool = False) -> dict:
+    """``over`` merged onto ``base``. A free-form top-level section (``codec``, ``aux``) given in a config file
+    replaces the default one; an override (``into_free_form=True``: ``codec.stride=1``) merges into it."""
     out = copy.deepcopy(base)
     for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict) and out[k] and (k,) not in FREE_FORM:
-            out[k] = merge_config(out[k], v)
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and out[k] and (into_free_form or (k,) not in FREE_FORM):
+            out[k] = merge_config(out[k], v, into_free_form)
         else:
             out[k] = copy.deepcopy(v)
     return out
@@ -112,8 +114,8 @@ def apply_overrides(cfg: dict, items: list[str], source: str = "--set") -> dict:
             for k in keys[:-1]:
                 parent = parent.setdefault(k, {})
             parent[keys[-1]] = copy.deepcopy(value)
-        else:  # anything else merges (model.options.stride=2 keeps model.options.arch)
-            cfg = merge_config(cfg, nested)
+        else:  # anything else merges (model.options.stride=2 keeps model.options.arch; codec.sigma keeps codec.stride)
+            cfg = merge_config(cfg, nested, into_free_form=True)
     return cfg
 
 

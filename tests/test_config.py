@@ -57,3 +57,5 @@ def test_override_replaces_a_whole_free_form_section_and_merges_inside_it():
     assert mse["loss"] == {"name": "mse", "params": {}}  # the wing parameters do not leak into mse
     hm = apply_overrides(load_config("configs/heatmap.yaml"), ["model.options.stride=2"])
     assert hm["model"]["options"] == {"arch": "unet", "stride": 2}
+    hm = apply_overrides(load_config("configs/heatmap.yaml"), ["codec.stride=1", "codec.sigma=6.0"])
+    assert hm["codec"] == {"stride": 1, "sigma": 6.0, "decoder": "dark"}  # keys inside codec merge too

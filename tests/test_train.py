@@ -227,3 +227,11 @@ def test_300w_protocol_subsets(fixtures, tmp_path):
     res = json.loads((tmp_path / "e.json").read_text())
     assert res["common"]["n"] == 4 and res["challenging"]["n"] == 2 and res["full"]["n"] == 6
     assert res["full"]["nme"] == pytest.approx(res["nme"])
+
+
+def test_model_and_codec_stride_must_agree(fixtures, tmp_path):
+    from heatmark.errors import ConfigError
+
+    cfg = small_cfg(fixtures, tmp_path, extra=["model.options.stride=2"])  # the recipe's codec keeps stride 4
+    with pytest.raises(ConfigError, match="codec.stride"):
+        Trainer(cfg, tmp_path / "run", progress=False, log=_quiet)

@@ -118,6 +118,9 @@ class Trainer:
         self.head = m["head"]
         self.model = create_model(self.head, m["backbone"], self.scheme.num_points, **(m.get("options") or {}))
         self.codec = create_codec(self.head, self.input_size, **(cfg.get("codec") or {}))
+        if self.head == "heatmap" and getattr(self.model, "stride", None) != self.codec.stride:
+            raise ConfigError(f"the model's output stride (model.options.stride={self.model.stride}) differs from the "
+                              f"codec's (codec.stride={self.codec.stride}); set both to the same value")
         if self.head == "regression" and not resume:
             self._init_mean_shape(sources[0])
         self.model.to(self.device)
