@@ -72,3 +72,12 @@ def test_grid_runs_skips_finished_and_reports(fixtures, tmp_path):
     again = json.loads((res_dir / key / "result.json").read_text())
     assert again["ms_per_face"] > 0 and "speed_measured" in again and again["train_seconds"] == res0["train_seconds"]
     assert "re-measured" in write_report(g).read_text()
+    assert again["speed_weights"] == "final"
+
+    # a fresh clone has result.json files but no (git-ignored) checkpoints: the architecture is timed
+    for f in res_dir.glob("*/*.safetensors"):
+        f.unlink()
+    assert remeasure_speed(g, only=["head"], log=lambda *a: None) == 4
+    clone = json.loads((res_dir / key / "result.json").read_text())
+    assert clone["ms_per_face"] > 0 and clone["speed_weights"].startswith("architecture")
+    assert clone["metrics"] == again["metrics"] and not list(res_dir.glob("*/*.safetensors"))

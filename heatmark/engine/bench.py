@@ -24,8 +24,19 @@ def _median_ms(fn, repeats: int, warmup: int = 2) -> float:
     return statistics.median(times)
 
 
+def cpu_name() -> str:
+    """The CPU model (``/proc/cpuinfo`` on Linux), so that timings from different machines are not mixed up."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine() -> str:
-    return f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+    return f"{cpu_name()} ({platform.machine()}), {torch.get_num_threads()} torch threads, torch {torch.__version__}"
 
 
 def bench_decode(batch: int = 32, points: int = 68, size: int = 64, sigma: float = 2.0, repeats: int = 30,

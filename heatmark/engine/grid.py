@@ -104,6 +104,32 @@ def final_weights(run_dir: Path) -> Path:
     return f
 
 
+def speed_weights(cfg: dict, run_dir: Path) -> tuple[Path, str]:
+    """Weights to time a finished run with, and what they are. Checkpoints are git-ignored, so a fresh clone
+    has only ``result.json``: then the run's architecture is built from its config with random weights. The
+    forward pass and the decoder do the same arithmetic whatever the weight values, so ms/face is the same."""
+    if (run_dir / "final.safetensors").is_file() or (run_dir / "last.safetensors").is_file():
+        return final_weights(run_dir), "final"
+    import tempfile
+
+    import torch
+
+    from heatmark.checkpoint import model_meta, save_model
+    from heatmark.codecs import create_codec
+    from heatmark.data.schemes import get_scheme
+    from heatmark.models import count_parameters, create_model
+
+    m, d = cfg["model"], cfg["data"]
+    scheme = get_scheme(d["scheme"])
+    torch.manual_seed(0)
+    model = create_model(m["head"], m["backbone"], scheme.num_points, **(m.get("options") or {}))
+    codec = create_codec(m["head"], int(d["input_size"]), **(cfg.get("codec") or {}))
+    path = Path(tempfile.mkdtemp(prefix="heatmark-speed-")) / "stand_in.safetensors"
+    save_model(path, model, model_meta(model, codec, scheme, d["input_size"], d["box_scale"],
+                                       params=count_parameters(model), kind="weights"))
+    return path, "architecture from config.json (random weights; checkpoint not in this checkout)"
+
+
 def _write_json(path: Path, obj) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(obj, indent=1))
@@ -130,6 +156,7 @@ def evaluate_run(cfg: dict, run_dir: Path) -> dict:
 
 def train_and_evaluate(cfg: dict, run_dir: Path, log=print) -> dict:
     """Train (or resume) one run, evaluate its final weights on the eval set, write result.json."""
+    from heatmark.engine.bench import cpu_name
     from heatmark.engine.trainer import Trainer
 
     result_file = run_dir / "result.json"
@@ -146,7 +173,7 @@ def train_and_evaluate(cfg: dict, run_dir: Path, log=print) -> dict:
     trainer.fit()
     train_s = time.perf_counter() - t0
     res = {**evaluate_run(cfg, run_dir), "train_seconds": train_s, "steps": trainer.step,
-           "machine": f"{platform.machine()} {platform.node()}", "device": str(trainer.device),
+           "machine": f"{platform.machine()} {platform.node()}", "cpu": cpu_name(), "device": str(trainer.device),
            "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
     _write_json(result_file, res)
     return res
@@ -207,10 +234,18 @@ def remeasure_speed(grid: dict, out: str | Path | None = None, only: list[str] |
                 seen.add(run_dir)
                 res = json.loads(f.read_text())
                 load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-                res.update(ms_per_face=_measure_speed(final_weights(run_dir)), speed_load=load,
+                w, source = speed_weights(res["config"], run_dir)
+                from heatmark.engine.bench import cpu_name
+
+                res.update(ms_per_face=_measure_speed(w), speed_load=load, speed_weights=source, speed_cpu=cpu_name(),
                            speed_measured=time.strftime("%Y-%m-%d %H:%M:%S"))
+                if source != "final":
+                    import shutil
+
+                    shutil.rmtree(w.parent, ignore_errors=True)
                 _write_json(f, res)
-                log(f"[{study['id']}] {run['name']} seed {seed}: {res['ms_per_face']:.2f} ms/face (load {load})")
+                log(f"[{study['id']}] {run['name']} seed {seed}: {res['ms_per_face']:.2f} ms/face "
+                    f"(load {load}; {source})")
     return len(seen)
 
 
@@ -285,13 +320,20 @@ def write_report(grid: dict, out: str | Path | None = None, report: str | Path |
     table = collect(grid, out)
     b = grid.get("budget") or {}
     all_res = [r for rows in table.values() for _, rs in rows for r in rs]
-    machines = sorted({f"{r['machine'].split()[0]} ({r['device']})" for r in all_res})
+    machines = sorted({f"{r.get('cpu') or r['machine'].split()[0]} ({r['device']})" for r in all_res})
+    speed_cpus = sorted({r["speed_cpu"] for r in all_res if r.get("speed_cpu")})
     unique = list({run_key(r["config"]): r for r in all_res}.values())  # a run shared by several studies counts once
     remeasured = sum("speed_measured" in r for r in unique)
     speed_note = ("measured right after each run's training" if not remeasured else
                   "re-measured one run after another by `--remeasure-speed` (all runs)" if remeasured == len(unique) else
                   f"re-measured one run after another by `--remeasure-speed` ({remeasured} of {len(unique)} runs; "
                   "the others right after their training)")
+    if speed_cpus:
+        speed_note += f" on {', '.join(speed_cpus)}"
+    stand_in = sum(str(r.get("speed_weights", "final")).startswith("architecture") for r in unique)
+    if stand_in:
+        speed_note += (f"; {stand_in} of them timed as their architecture with random weights (the checkpoint was "
+                       "not in the checkout; the arithmetic, hence the time, does not depend on weight values)")
     lines = [f"# Benchmark: {grid.get('name', 'grid')} — synthetic → real transfer", "",
              "Generated by the command below from the saved results; do not edit by hand (the reading at the end",
              f"comes from `{grid.get('notes', 'docs/benchmark_notes.md')}`).", "",
