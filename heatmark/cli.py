@@ -81,7 +81,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from heatmark.engine.trainer import Trainer
 
     cfg = _train_config(args)
-    trainer = Trainer(cfg, args.out, resume=args.resume, progress=not args.quiet and sys.stdout.isatty())
+    trainer = Trainer(cfg, args.out, resume=args.resume, device=args.device,
+                      progress=not args.quiet and sys.stdout.isatty())
     last = trainer.fit()
     if trainer.main:
         print(f"done: {last.get('step')} steps, last val NME {last.get('val_nme', float('nan')):.3f}% "
@@ -223,7 +224,8 @@ def _cmd_bench_transfer(args: argparse.Namespace) -> int:
         remeasure_speed(grid, args.out, args.only)
     elif not args.report_only:
         run_grid(grid, args.out, args.only)
-    cmd = f"heatmark bench transfer --grid {args.grid}" + (f" --out {args.out}" if args.out else "")
+    cmd = (f"heatmark bench transfer --grid {args.grid}" + (f" --out {args.out}" if args.out else "")
+           + (" --report-only" if grid.get("archived") else ""))
     path = write_report(grid, args.out, args.report, command=cmd)
     print(f"report: {path}")
     return 0
@@ -377,6 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int)
     tr.add_argument("--resume", action="store_true", help="continue from RUN/last.safetensors")
     tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. loss.name=awing")
+    tr.add_argument("--device", default="auto",
+                    help="auto (a GPU with mixed precision when torch sees one, else the CPU), cpu, cuda or cuda:N")
     tr.add_argument("--quiet", action="store_true", help="no progress bar (one line per epoch)")
     tr.add_argument("--skip-bad", action="store_true", help="list and skip bad samples instead of stopping")
     tr.set_defaults(func=_cmd_train)

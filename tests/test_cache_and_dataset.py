@@ -87,6 +87,11 @@ def test_augmentation_is_reproducible_and_flips_swap_indices(fixtures):
     np.testing.assert_array_equal(a["image"], b["image"])
     ds.set_epoch(1)
     assert not np.array_equal(ds.load(0)["image"], a["image"])
+    # the second draw of a sample in the same epoch is augmented afresh; draw 0 is the single-pass key
+    np.testing.assert_array_equal(ds.load(0, 0, draw=0)["image"], a["image"])
+    np.testing.assert_array_equal(ds[(0, 0)]["image"], ds[(0, 0, 0)]["image"])
+    assert not np.array_equal(ds.load(0, 0, draw=1)["image"], a["image"])
+    assert not np.array_equal(ds[(0, 0, 1)]["image"], ds[(0, 0, 2)]["image"])
     flipped = [d for d in (ds.load(i) for i in range(4)) for _ in [0] if d["flipped"]]
     ds_flip = LandmarkDataset(cache, 64, augment={"preset": "none", "flip": 1.0})
     for i in range(4):

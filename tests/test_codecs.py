@@ -86,7 +86,9 @@ def test_decode_is_batched_over_points():
     heat, _ = codec.encode(p)
     whole, _ = codec.decode(heat)
     single, _ = codec.decode(heat[1:2, 3:4])
-    torch.testing.assert_close(whole[1:2, 3:4], single)
+    # same arithmetic, but float32 reductions over a different batch may vectorise differently (seen on an
+    # Intel Xeon: 1.5e-5 px apart), so equal to 1e-4 px, not bitwise
+    torch.testing.assert_close(whole[1:2, 3:4], single, rtol=1e-6, atol=1e-4)
 
 
 def test_regression_codec_round_trip():

@@ -81,3 +81,34 @@ def test_grid_runs_skips_finished_and_reports(fixtures, tmp_path):
     clone = json.loads((res_dir / key / "result.json").read_text())
     assert clone["ms_per_face"] > 0 and clone["speed_weights"].startswith("architecture")
     assert clone["metrics"] == again["metrics"] and not list(res_dir.glob("*/*.safetensors"))
+
+
+def test_run_lock_keeps_two_grid_processes_apart_and_stale_locks_are_taken_over(tmp_path):
+    import subprocess
+
+    from heatmark.engine.grid import RunLock
+
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        (tmp_path / "running.lock").write_text(f"{other.pid} elsewhere\n")
+        lock = RunLock(tmp_path)
+        assert lock.holder() == other.pid and not lock.acquire()
+    finally:
+        other.kill()
+        other.wait()
+    assert lock.holder() is None and lock.acquire()  # its process is gone: stale
+    assert (tmp_path / "running.lock").read_text().split()[0] == str(__import__("os").getpid())
+    lock.release()
+    assert not (tmp_path / "running.lock").exists()
+
+
+def test_archived_grid_refuses_to_train(tmp_path):
+    import pytest
+
+    from heatmark.errors import ConfigError
+
+    g = tmp_path / "g.yaml"
+    g.write_text(yaml.safe_dump({"name": "old", "out": str(tmp_path / "res"), "archived": "old sampler.",
+                                 "eval": {"dataset": "300w", "root": "x"}, "studies": []}))
+    with pytest.raises(ConfigError, match="archived grid.*old sampler.*--report-only"):
+        run_grid(load_grid(g))

@@ -58,11 +58,11 @@ def test_two_epochs_lower_loss_and_write_checkpoints(fixtures, tmp_path):
 @pytest.mark.parametrize("head", ["heatmap", "regression"])
 def test_resume_continues_exactly(fixtures, tmp_path, head):
     cfg = small_cfg(fixtures, tmp_path, head, epochs=2, extra=["augment=full"])
-    Trainer(cfg, tmp_path / "a", progress=False, log=_quiet).fit()
-    interrupted = Trainer(cfg, tmp_path / "b", progress=False, log=_quiet)
+    Trainer(cfg, tmp_path / "a", device="cpu", progress=False, log=_quiet).fit()  # bitwise: CPU kernels
+    interrupted = Trainer(cfg, tmp_path / "b", device="cpu", progress=False, log=_quiet)
     interrupted.epochs = 1  # stop after the first epoch, as a killed run would
     interrupted.fit()
-    resumed = Trainer(cfg, tmp_path / "b", resume=True, progress=False, log=_quiet)
+    resumed = Trainer(cfg, tmp_path / "b", resume=True, device="cpu", progress=False, log=_quiet)
     assert resumed.step == 4 and resumed.epoch == 1
     resumed.fit()
     a, _ = load_tensors(tmp_path / "a" / "last.safetensors")
@@ -126,7 +126,7 @@ def test_eval_matches_hand_computed_nme(fixtures, tmp_path):
 def _cli_train(fixtures, tmp_path, out, extra=()):
     return [sys.executable, "-m", "heatmark.cli", "train", "--head", "heatmap",
             "--train", f"facesynthetics:{fixtures / 'facesynthetics'}", "--val", f"300w:{fixtures / '300w'}",
-            "--out", str(out), "--quiet", "--set", "data.input_size=64", "--set", f"data.cache_dir={tmp_path / 'c'}",
+            "--out", str(out), "--quiet", "--device", "cpu", "--set", "data.input_size=64", "--set", f"data.cache_dir={tmp_path / 'c'}",
             "--set", "data.workers=0", "--set", "optim.batch_size=2", "--set", "augment=none", *extra]
 
 
@@ -235,3 +235,21 @@ def test_model_and_codec_stride_must_agree(fixtures, tmp_path):
     cfg = small_cfg(fixtures, tmp_path, extra=["model.options.stride=2"])  # the recipe's codec keeps stride 4
     with pytest.raises(ConfigError, match="codec.stride"):
         Trainer(cfg, tmp_path / "run", progress=False, log=_quiet)
+
+
+def test_device_choice_errors_are_clear(monkeypatch):
+    from heatmark.engine.trainer import _pick_device
+    from heatmark.errors import ConfigError
+
+    assert _pick_device("cpu", 0, 1).type == "cpu"
+    with pytest.raises(ConfigError, match="not a device"):
+        _pick_device("gpu0", 0, 1)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert _pick_device("auto", 0, 1).type == "cpu" and _pick_device(None, 1, 2).type == "cpu"
+    with pytest.raises(ConfigError, match="sees no CUDA GPU.*--device cpu"):
+        _pick_device("cuda", 0, 1)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert _pick_device("auto", 0, 2) == torch.device("cuda:0") == _pick_device("cuda", 0, 2)
+    with pytest.raises(ConfigError, match="needs GPU cuda:1, but torch sees 1.*--nproc_per_node 1.*--device cpu"):
+        _pick_device("auto", 1, 2)

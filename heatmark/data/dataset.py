@@ -22,7 +22,9 @@ class LandmarkDataset(torch.utils.data.Dataset):
 
     The face box is ``box_scale`` × the landmark box (square); training jitter comes from the
     augmentation config's scale and translation. Augmentation randomness is a function of
-    (seed, epoch, index), so runs are reproducible whatever the number of workers.
+    (seed, epoch, index, draw), so runs are reproducible whatever the number of workers; ``draw`` counts
+    the times a sample is drawn within one epoch (a sampler that draws more items than the dataset holds
+    must give each repeat its own augmentation, or the epoch shows the network the same image again).
     """
 
     def __init__(self, cache: CropCache, input_size: int = 128, target_scheme: str | Scheme | None = None,
@@ -51,15 +53,17 @@ class LandmarkDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.cache)
 
-    def sample_seed(self, index: int, epoch: int | None = None) -> int:
+    def sample_seed(self, index: int, epoch: int | None = None, draw: int = 0) -> int:
         e = self.epoch if epoch is None else epoch
-        return int(np.random.SeedSequence([self.seed, e, index]).generate_state(1)[0])
+        key = [self.seed, e, index] + ([int(draw)] if draw else [])  # draw 0: the key of a single pass
+        return int(np.random.SeedSequence(key).generate_state(1)[0])
 
-    def load(self, index: int, epoch: int | None = None) -> dict:
+    def load(self, index: int, epoch: int | None = None, draw: int = 0) -> dict:
         """The sample as numpy arrays (uint8 HWC image), before tensor conversion. ``epoch`` overrides
-        :meth:`set_epoch` (samplers pass it with the index so persistent workers need no message)."""
+        :meth:`set_epoch` (samplers pass it with the index so persistent workers need no message);
+        ``draw`` is the how-many-th time this sample is drawn in the epoch (0 the first)."""
         c, s = self.cache, self.input_size
-        seed = self.sample_seed(index, epoch)
+        seed = self.sample_seed(index, epoch, draw)
         rng = np.random.default_rng(seed)
         m = self._base[index]
         flip = False
@@ -83,9 +87,10 @@ class LandmarkDataset(torch.utils.data.Dataset):
         return {"image": image, "landmarks": pts, "visible": vis,
                 "matrix": m @ c.matrices[index], "index": index, "flipped": flip}
 
-    def __getitem__(self, index: int | tuple[int, int]) -> dict:
-        index, epoch = index if isinstance(index, tuple) else (index, None)
-        d = self.load(index, epoch)
+    def __getitem__(self, index: int | tuple[int, int] | tuple[int, int, int]) -> dict:
+        """``index``, ``(index, epoch)`` or ``(index, epoch, draw)``."""
+        index, epoch, draw = (*index, 0)[:3] if isinstance(index, tuple) else (index, None, 0)
+        d = self.load(index, epoch, draw)
         img = torch.from_numpy(np.ascontiguousarray(d["image"])).permute(2, 0, 1).float().div_(255.0)
         return {"image": img, "landmarks": torch.from_numpy(d["landmarks"]),
                 "visible": torch.from_numpy(d["visible"].astype(np.float32)),

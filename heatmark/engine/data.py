@@ -41,7 +41,7 @@ def build_source(entry: dict, data_cfg: dict, scheme, augment, seed: int, train:
 
 
 class MixDataset(torch.utils.data.Dataset):
-    """Several sources behind one index space; items are addressed as (source, index, epoch)."""
+    """Several sources behind one index space; items are addressed as (source, index, epoch, draw)."""
 
     def __init__(self, sources: list[LandmarkDataset]):
         self.sources = sources
@@ -49,15 +49,17 @@ class MixDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return sum(len(s) for s in self.sources)
 
-    def __getitem__(self, key: tuple[int, int, int]) -> dict:
-        src, idx, epoch = key
-        return self.sources[src][(idx, epoch)]
+    def __getitem__(self, key: tuple[int, int, int, int]) -> dict:
+        src, idx, epoch, draw = key
+        return self.sources[src][(idx, epoch, draw)]
 
 
 class MixSampler(torch.utils.data.Sampler):
     """Each epoch draws ``samples_per_epoch`` items, a share ``ratio`` from each source (without
     replacement while a source lasts, then a fresh permutation), shuffled, from a generator seeded by
-    (seed, epoch); rank r of w takes every w-th item. Same seed and epoch → same order, on any rank count."""
+    (seed, epoch); rank r of w takes every w-th item. Same seed and epoch → same order, on any rank count.
+    Items are (source, index, epoch, draw): ``draw`` numbers the permutations of a source within the epoch,
+    so a sample drawn a second time gets an augmentation of its own."""
 
     def __init__(self, sizes: list[int], ratios: list[float], samples_per_epoch: int | None, seed: int,
                  rank: int = 0, world: int = 1):
@@ -72,13 +74,13 @@ class MixSampler(torch.utils.data.Sampler):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def indices(self, epoch: int) -> list[tuple[int, int, int]]:
+    def indices(self, epoch: int) -> list[tuple[int, int, int, int]]:
         rng = np.random.default_rng([self.seed, epoch, 7])
         items = []
         for s, (size, count) in enumerate(zip(self.sizes, self.counts)):
             reps = math.ceil(count / size)
             idx = np.concatenate([rng.permutation(size) for _ in range(reps)])[:count]
-            items += [(s, int(i), epoch) for i in idx]
+            items += [(s, int(i), epoch, k // size) for k, i in enumerate(idx)]
         order = rng.permutation(len(items))[: self.total]
         return [items[i] for i in order]
 

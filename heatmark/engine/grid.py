@@ -40,7 +40,7 @@ import yaml
 from heatmark.config import merge_config, apply_overrides, load_config
 from heatmark.errors import ConfigError
 
-GRID_KEYS = {"name", "out", "budget", "eval", "set", "studies", "report", "notes"}
+GRID_KEYS = {"name", "out", "budget", "eval", "set", "studies", "report", "notes", "archived"}
 STUDY_KEYS = {"id", "title", "seeds", "runs", "decode_from", "decoders", "x", "x_label", "x_log"}
 RUN_KEYS = {"name", "config", "set", "x"}
 
@@ -249,8 +249,55 @@ def remeasure_speed(grid: dict, out: str | Path | None = None, only: list[str] |
     return len(seen)
 
 
+class RunLock:
+    """``running.lock`` in a run folder while a process trains it, so that two grid processes side by side (say
+    ``--only head`` and ``--only size``) never train the same shared run at once. A lock whose process is gone
+    (killed, crashed) is stale and taken over; the run then resumes from its last checkpoint."""
+
+    def __init__(self, run_dir: Path):
+        self.path = run_dir / "running.lock"
+
+    def holder(self) -> int | None:
+        import os
+
+        try:
+            pid = int(self.path.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return pid if pid != os.getpid() else None
+
+    def acquire(self) -> bool:
+        import os
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                if self.holder() is not None:
+                    return False
+                self.path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{os.getpid()} {platform.node()}\n")
+            return True
+        return False
+
+    def release(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
 def run_grid(grid: dict, out: str | Path | None = None, only: list[str] | None = None, log=print) -> None:
     out = Path(out or grid.get("out") or "bench_results")
+    if grid.get("archived"):
+        raise ConfigError(f"{grid.get('_path', 'grid')}: archived grid, its results cannot be trained again with "
+                          f"this code: {grid['archived']} Rebuild its report with --report-only.")
     for study in grid["studies"]:
         if only and study["id"] not in only:
             continue
@@ -264,8 +311,15 @@ def run_grid(grid: dict, out: str | Path | None = None, only: list[str] | None =
                 done = run_dir / "result.json"
                 if done.is_file() and json.loads(done.read_text()).get("weights") == "final":
                     continue
+                lock = RunLock(run_dir)
+                if not lock.acquire():
+                    log(f"[{study['id']}] {run['name']} seed {seed}: skipped, process {lock.holder()} is training it")
+                    continue
                 log(f"[{study['id']}] {run['name']} seed {seed} -> {run_dir}")
-                res = train_and_evaluate(cfg, run_dir, log=lambda *a: None)
+                try:
+                    res = train_and_evaluate(cfg, run_dir, log=lambda *a: None)
+                finally:
+                    lock.release()
                 log(f"[{study['id']}] {run['name']} seed {seed}: NME {res['metrics']['nme']:.2f}% "
                     f"({res['train_seconds'] / 60:.1f} min)")
 
@@ -315,7 +369,7 @@ def write_report(grid: dict, out: str | Path | None = None, report: str | Path |
 
     out = Path(out or grid.get("out") or "bench_results")
     report = Path(report or grid.get("report") or "docs/benchmark.md")
-    img_dir = report.parent / "benchmark"
+    img_dir = report.parent / report.stem  # docs/benchmark.md -> docs/benchmark/*.png
     img_dir.mkdir(parents=True, exist_ok=True)
     table = collect(grid, out)
     b = grid.get("budget") or {}
@@ -380,13 +434,13 @@ def write_report(grid: dict, out: str | Path | None = None, report: str | Path |
             curves = {run["name"]: np.concatenate([r["per_image_nme"] for r in rs]) for run, rs in done}
             ced_plot(curves, 0.10, img_dir / f"ced_{study['id']}.png",
                      f"{study['id']}: CED of NME on {Path(grid['eval']['root']).name}")
-            lines += [f"![CED {study['id']}](benchmark/ced_{study['id']}.png)", ""]
+            lines += [f"![CED {study['id']}]({img_dir.name}/ced_{study['id']}.png)", ""]
             if study.get("x"):
                 xs = [float(run.get("x", i)) for i, (run, _) in enumerate(done)]
                 ys = [[r["metrics"]["nme"] for r in rs] for _, rs in done]
                 line_plot(xs, ys, img_dir / f"{study['id']}.png", study.get("x_label", "x"), "NME (%)",
                           study.get("title", study["id"]), log_x=study.get("x_log", True))
-                lines += [f"![{study['id']}](benchmark/{study['id']}.png)", ""]
+                lines += [f"![{study['id']}]({img_dir.name}/{study['id']}.png)", ""]
     notes = Path(grid.get("notes", "docs/benchmark_notes.md"))
     lines += ["## Reading", ""]
     lines += [notes.read_text().strip(), ""] if notes.is_file() else ["_No reading written yet._", ""]

@@ -63,24 +63,46 @@ class EMA:
                 self.shadow[k].copy_(v)
 
 
-def _dist_info() -> tuple[int, int, int]:
+def _pick_device(device: str | None, local_rank: int, world: int) -> torch.device:
+    """``device`` as given, else ``cuda:LOCAL_RANK`` when torch sees a GPU, else the CPU."""
+    if device is None or device == "auto":
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        n = torch.cuda.device_count()
+        if local_rank >= n:
+            raise ConfigError(f"process {local_rank} of {world} needs GPU cuda:{local_rank}, but torch sees {n}; "
+                              f"start at most {n} processes per machine (torchrun --nproc_per_node {n}), or train "
+                              "on CPU processes with --device cpu")
+        return torch.device(f"cuda:{local_rank}")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ConfigError(f"--device {device!r}: not a device; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: torch sees no CUDA GPU here (torch {torch.__version__}); use --device cpu")
+    if dev.type == "cuda" and dev.index is None:  # "cuda": this process's GPU
+        return _pick_device("auto", local_rank, world)
+    return dev
+
+
+def _dist_info(device: str | None) -> tuple[int, int, torch.device]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    dev = _pick_device(device, local_rank, world)
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     rank = dist.get_rank() if world > 1 else 0
-    return rank, world, int(os.environ.get("LOCAL_RANK", "0"))
+    return rank, world, dev
 
 
 class Trainer:
     def __init__(self, cfg: dict, out_dir: str | Path, resume: bool = False, device: str | None = None,
                  progress: bool = True, log=print):
+        """``device``: None or "auto" (a GPU when torch sees one, else the CPU), "cpu", "cuda", "cuda:N"."""
         self.cfg, self.out = cfg, Path(out_dir)
         self.log = log
-        self.rank, self.world, local_rank = _dist_info()
+        self.rank, self.world, self.device = _dist_info(device)
         self.main = self.rank == 0
-        if device is None:
-            device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
         self.cuda = self.device.type == "cuda"
         if not self.cuda and self.world > 1:
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.world))
