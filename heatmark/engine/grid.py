@@ -172,8 +172,16 @@ def train_and_evaluate(cfg: dict, run_dir: Path, log=print) -> dict:
     trainer = Trainer(cfg, run_dir, resume=resume, progress=False, log=log)
     trainer.fit()
     train_s = time.perf_counter() - t0
-    res = {**evaluate_run(cfg, run_dir), "train_seconds": train_s, "steps": trainer.step,
-           "machine": f"{platform.machine()} {platform.node()}", "cpu": cpu_name(), "device": str(trainer.device),
+    steps, device = trainer.step, str(trainer.device)
+    # free the trainer (and its persistent loader workers) now: left for the garbage collector, the old
+    # loader iterator could be collected inside the next run's forked workers, which prints
+    # "AssertionError: can only test a child process" from DataLoader.__del__
+    del trainer
+    import gc
+
+    gc.collect()
+    res = {**evaluate_run(cfg, run_dir), "train_seconds": train_s, "steps": steps,
+           "machine": f"{platform.machine()} {platform.node()}", "cpu": cpu_name(), "device": device,
            "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
     _write_json(result_file, res)
     return res
