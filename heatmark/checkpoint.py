@@ -73,6 +73,12 @@ def save_model(path: str | Path, model: torch.nn.Module, meta: dict) -> None:
     save_tensors(path, {f"model.{k}": v for k, v in model.state_dict().items()}, meta)
 
 
+def half_parameters(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Floating-point parameters as float16 (half the file); BatchNorm statistics and integer tensors stay as
+    they are. :func:`load_model` casts back to float32."""
+    return {k: (v.half() if v.is_floating_point() and "running_" not in k else v) for k, v in tensors.items()}
+
+
 def build_from_meta(meta: dict, path: Path | None = None):
     """(model, codec, scheme) from a weights file's description."""
     from heatmark.codecs import create_codec

@@ -38,10 +38,9 @@ print('heatmark from', c.__file__); sys.exit(c.main())" train --config "${CONFIG
   echo "$name seed $seed: $(( $(date +%s) - start )) s; $(tail -1 "$run/metrics.jsonl")"
   PYTHONPATH=/tmp/site:$PWD python3 - "$run/final.safetensors" "$run/half.safetensors" <<'PY'
 import sys
-from heatmark.checkpoint import load_tensors, save_tensors
+from heatmark.checkpoint import half_parameters, load_tensors, save_tensors
 t, meta = load_tensors(sys.argv[1])
-save_tensors(sys.argv[2], {k: (v.half() if v.is_floating_point() and "running_" not in k else v) for k, v in t.items()},
-             {**meta, "weights": "final, parameters stored as float16 for transport"})
+save_tensors(sys.argv[2], half_parameters(t), {**meta, "weights": "final, parameters stored as float16 for transport"})
 PY
   split -b 15M "$run/half.safetensors" "$OUT/$name-s$seed.part-"
 done

@@ -69,7 +69,7 @@ def main(argv=None) -> int:
                     "metrics.jsonl here (e.g. docs/results/default)")
     args = ap.parse_args(argv)
 
-    from heatmark.checkpoint import load_tensors, save_tensors
+    from heatmark.checkpoint import half_parameters, load_tensors, save_tensors
     from heatmark.cli import main as cli
     from heatmark.engine.bench import bench_speed, machine
 
@@ -77,8 +77,7 @@ def main(argv=None) -> int:
     if not src.is_file():
         sys.exit(f"{src}: not found; the run has not spent its step budget yet (train it to the end first)")
     tensors, meta = load_tensors(src)
-    buffers = {k for k in tensors if "running_" in k or "num_batches" in k}
-    small = {k: (v.half() if v.is_floating_point() and k not in buffers else v) for k, v in tensors.items()}
+    small = half_parameters(tensors)
     dst = args.out / f"{args.name}.safetensors"
     cfg = meta["config"]
     card = {

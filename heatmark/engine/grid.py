@@ -28,9 +28,12 @@ written before this rule (``"weights": "best"``) are re-evaluated from the final
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
+import os
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -104,30 +107,28 @@ def final_weights(run_dir: Path) -> Path:
     return f
 
 
-def speed_weights(cfg: dict, run_dir: Path) -> tuple[Path, str]:
-    """Weights to time a finished run with, and what they are. Checkpoints are git-ignored, so a fresh clone
+def time_run(cfg: dict, run_dir: Path) -> tuple[float, str]:
+    """ms/face of a finished run, and which weights were timed. Checkpoints are git-ignored, so a fresh clone
     has only ``result.json``: then the run's architecture is built from its config with random weights. The
     forward pass and the decoder do the same arithmetic whatever the weight values, so ms/face is the same."""
     if (run_dir / "final.safetensors").is_file() or (run_dir / "last.safetensors").is_file():
-        return final_weights(run_dir), "final"
-    import tempfile
-
+        return _measure_speed(final_weights(run_dir)), "final"
     import torch
 
     from heatmark.checkpoint import model_meta, save_model
-    from heatmark.codecs import create_codec
     from heatmark.data.schemes import get_scheme
-    from heatmark.models import count_parameters, create_model
+    from heatmark.engine.trainer import model_and_codec
+    from heatmark.models import count_parameters
 
-    m, d = cfg["model"], cfg["data"]
-    scheme = get_scheme(d["scheme"])
+    scheme = get_scheme(cfg["data"]["scheme"])
     torch.manual_seed(0)
-    model = create_model(m["head"], m["backbone"], scheme.num_points, **(m.get("options") or {}))
-    codec = create_codec(m["head"], int(d["input_size"]), **(cfg.get("codec") or {}))
-    path = Path(tempfile.mkdtemp(prefix="heatmark-speed-")) / "stand_in.safetensors"
-    save_model(path, model, model_meta(model, codec, scheme, d["input_size"], d["box_scale"],
-                                       params=count_parameters(model), kind="weights"))
-    return path, "architecture from config.json (random weights; checkpoint not in this checkout)"
+    model, codec = model_and_codec(cfg, scheme)
+    with tempfile.TemporaryDirectory(prefix="heatmark-speed-") as tmp:
+        path = Path(tmp) / "stand_in.safetensors"
+        save_model(path, model, model_meta(model, codec, scheme, cfg["data"]["input_size"], cfg["data"]["box_scale"],
+                                           params=count_parameters(model), kind="weights"))
+        ms = _measure_speed(path)
+    return ms, "architecture from config.json (random weights; checkpoint not in this checkout)"
 
 
 def _write_json(path: Path, obj) -> None:
@@ -177,8 +178,6 @@ def train_and_evaluate(cfg: dict, run_dir: Path, log=print) -> dict:
     # loader iterator could be collected inside the next run's forked workers, which prints
     # "AssertionError: can only test a child process" from DataLoader.__del__
     del trainer
-    import gc
-
     gc.collect()
     res = {**evaluate_run(cfg, run_dir), "train_seconds": train_s, "steps": steps,
            "machine": f"{platform.machine()} {platform.node()}", "cpu": cpu_name(), "device": device,
@@ -226,7 +225,7 @@ def decode_study(grid: dict, study: dict, out: Path, log=print, compute: bool = 
 def remeasure_speed(grid: dict, out: str | Path | None = None, only: list[str] | None = None, log=print) -> int:
     """Time every finished run's final weights again (ms/face, torch, batch 1), one after another. Meant for a
     quiet machine: speeds taken right after training share the CPU with whatever else was running."""
-    import os
+    from heatmark.engine.bench import cpu_name
 
     out = Path(out or grid.get("out") or "bench_results")
     seen: set[Path] = set()
@@ -242,15 +241,9 @@ def remeasure_speed(grid: dict, out: str | Path | None = None, only: list[str] |
                 seen.add(run_dir)
                 res = json.loads(f.read_text())
                 load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-                w, source = speed_weights(res["config"], run_dir)
-                from heatmark.engine.bench import cpu_name
-
-                res.update(ms_per_face=_measure_speed(w), speed_load=load, speed_weights=source, speed_cpu=cpu_name(),
+                ms, source = time_run(res["config"], run_dir)
+                res.update(ms_per_face=ms, speed_load=load, speed_weights=source, speed_cpu=cpu_name(),
                            speed_measured=time.strftime("%Y-%m-%d %H:%M:%S"))
-                if source != "final":
-                    import shutil
-
-                    shutil.rmtree(w.parent, ignore_errors=True)
                 _write_json(f, res)
                 log(f"[{study['id']}] {run['name']} seed {seed}: {res['ms_per_face']:.2f} ms/face "
                     f"(load {load}; {source})")
@@ -266,8 +259,6 @@ class RunLock:
         self.path = run_dir / "running.lock"
 
     def holder(self) -> int | None:
-        import os
-
         try:
             pid = int(self.path.read_text().split()[0])
         except (OSError, ValueError, IndexError):
@@ -281,8 +272,6 @@ class RunLock:
         return pid if pid != os.getpid() else None
 
     def acquire(self) -> bool:
-        import os
-
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(2):
             try:

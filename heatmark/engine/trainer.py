@@ -63,6 +63,13 @@ class EMA:
                 self.shadow[k].copy_(v)
 
 
+def model_and_codec(cfg: dict, scheme) -> tuple[torch.nn.Module, object]:
+    """The untrained network and the target codec a training config describes."""
+    m = cfg["model"]
+    model = create_model(m["head"], m["backbone"], scheme.num_points, **(m.get("options") or {}))
+    return model, create_codec(m["head"], int(cfg["data"]["input_size"]), **(cfg.get("codec") or {}))
+
+
 def _pick_device(device: str | None, local_rank: int, world: int) -> torch.device:
     """``device`` as given, else ``cuda:LOCAL_RANK`` when torch sees a GPU, else the CPU."""
     if device is None or device == "auto":
@@ -138,8 +145,7 @@ class Trainer:
 
         m = cfg["model"]
         self.head = m["head"]
-        self.model = create_model(self.head, m["backbone"], self.scheme.num_points, **(m.get("options") or {}))
-        self.codec = create_codec(self.head, self.input_size, **(cfg.get("codec") or {}))
+        self.model, self.codec = model_and_codec(cfg, self.scheme)
         if self.head == "heatmap" and getattr(self.model, "stride", None) != self.codec.stride:
             raise ConfigError(f"the model's output stride (model.options.stride={self.model.stride}) differs from the "
                               f"codec's (codec.stride={self.codec.stride}); set both to the same value")
