@@ -112,3 +112,37 @@ def test_archived_grid_refuses_to_train(tmp_path):
                                  "eval": {"dataset": "300w", "root": "x"}, "studies": []}))
     with pytest.raises(ConfigError, match="archived grid.*old sampler.*--report-only"):
         run_grid(load_grid(g))
+
+
+def test_compare_grids_matches_rows_by_study_and_name_from_saved_results(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("compare_grids", Path("tools/compare_grids.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+
+    def make(name, nmes, sets):
+        g = {"name": name, "out": str(tmp_path / name), "eval": {"dataset": "300w", "root": "afw"},
+             "studies": [{"id": "head", "seeds": [0, 1], "runs": [
+                 {"name": "heatmap", "config": "configs/heatmap.yaml", "set": sets},
+                 {"name": "new row", "config": "configs/regression.yaml"}]},
+                 {"id": "decoder", "decode_from": "head/heatmap", "decoders": ["argmax", "dark"]}]}
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(g))
+        g = load_grid(tmp_path / f"{name}.yaml")
+        for seed, nme in enumerate(nmes):  # results only: the tool never trains nor evaluates
+            d = tmp_path / name / "runs" / run_key(run_config(g, g["studies"][0]["runs"][0], seed))
+            d.mkdir(parents=True)
+            (d / "result.json").write_text(json.dumps({"metrics": {"nme": nme}}))
+            (d / "decoders.json").write_text(json.dumps({"_weights": "final", "argmax": {"nme": nme + 1},
+                                                         "dark": {"nme": nme}}))
+        return g
+
+    a = make("v1", [9.0, 10.0], ["augment=none"])  # a different config: other run keys, same row names
+    b = make("v2", [8.0], [])
+    text = tool.compare(a, b, ("v1", "v2"))
+    lines = text.splitlines()
+    assert lines[2] == "| head | heatmap | 9.50 ± 0.71 (2) | 8.00 (1) | -1.50 |"
+    assert lines[3] == "| head | new row | – | – | – |"
+    assert lines[4] == "| decoder | argmax | 10.50 ± 0.71 (2) | 9.00 (1) | -1.50 |"
+    assert len(lines) == 6
