@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from heatmark.engine.grid import collect, decode_study, load_grid
+from heatmark.engine.grid import collect, decode_study, fmt_mean_std, load_grid, results_dir
 
 
 def grid_rows(grid: dict) -> dict[tuple[str, str], list[float]]:
     """{(study id, row name): [NME % per finished seed]}; decoder studies give one row per decoder."""
-    out = Path(grid.get("out") or "bench_results")
+    out = results_dir(grid)
     table = collect(grid, out)
     rows = {}
     for study in grid["studies"]:  # in the grid's order
@@ -34,9 +33,7 @@ def grid_rows(grid: dict) -> dict[tuple[str, str], list[float]]:
 
 
 def _cell(vals: list[float]) -> str:
-    if not vals:
-        return "–"
-    return f"{np.mean(vals):.2f}" + (f" ± {np.std(vals, ddof=1):.2f}" if len(vals) > 1 else "") + f" ({len(vals)})"
+    return f"{fmt_mean_std(vals)} ({len(vals)})" if vals else "–"
 
 
 def compare(a: dict, b: dict, names: tuple[str, str]) -> str:

@@ -86,6 +86,11 @@ def run_key(cfg: dict) -> str:
     return hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def results_dir(grid: dict, out: str | Path | None = None) -> Path:
+    """Where a grid's runs live: ``out`` when given, else the grid's ``out`` key, else ``bench_results``."""
+    return Path(out or grid.get("out") or "bench_results")
+
+
 def _measure_speed(weights: Path) -> float:
     from heatmark.engine.bench import bench_speed
 
@@ -227,7 +232,7 @@ def remeasure_speed(grid: dict, out: str | Path | None = None, only: list[str] |
     quiet machine: speeds taken right after training share the CPU with whatever else was running."""
     from heatmark.engine.bench import cpu_name
 
-    out = Path(out or grid.get("out") or "bench_results")
+    out = results_dir(grid, out)
     seen: set[Path] = set()
     for study in grid["studies"]:
         if (only and study["id"] not in only) or study.get("decode_from"):
@@ -291,7 +296,7 @@ class RunLock:
 
 
 def run_grid(grid: dict, out: str | Path | None = None, only: list[str] | None = None, log=print) -> None:
-    out = Path(out or grid.get("out") or "bench_results")
+    out = results_dir(grid, out)
     if grid.get("archived"):
         raise ConfigError(f"{grid.get('_path', 'grid')}: archived grid, its results cannot be trained again with "
                           f"this code: {grid['archived']} Rebuild its report with --report-only.")
@@ -322,7 +327,8 @@ def run_grid(grid: dict, out: str | Path | None = None, only: list[str] | None =
 
 
 # ---------------------------------------------------------------------- report
-def _fmt(vals: list[float], digits: int = 2) -> str:
+def fmt_mean_std(vals: list[float], digits: int = 2) -> str:
+    """"–" for none, the value for one, "mean ± std" (sample std) for several."""
     if not vals:
         return "–"
     if len(vals) == 1:
@@ -364,7 +370,7 @@ def write_report(grid: dict, out: str | Path | None = None, report: str | Path |
                  command: str | None = None) -> Path:
     from heatmark.engine.plots import ced_plot, line_plot
 
-    out = Path(out or grid.get("out") or "bench_results")
+    out = results_dir(grid, out)
     report = Path(report or grid.get("report") or "docs/benchmark.md")
     img_dir = report.parent / report.stem  # docs/benchmark.md -> docs/benchmark/*.png
     img_dir.mkdir(parents=True, exist_ok=True)
@@ -409,8 +415,9 @@ def write_report(grid: dict, out: str | Path | None = None, report: str | Path |
                       "| decoder | NME % | FR@0.10 % | AUC@0.10 % |", "| --- | ---: | ---: | ---: |"]
             for d in study["decoders"]:
                 vals = [r[d] for r in res.values() if d in r]
-                lines.append(f"| {d} | {_fmt([v['nme'] for v in vals])} | {_fmt([v['fr@0.10'] for v in vals], 1)} | "
-                             f"{_fmt([v['auc@0.10'] for v in vals], 1)} |")
+                lines.append(f"| {d} | {fmt_mean_std([v['nme'] for v in vals])} | "
+                             f"{fmt_mean_std([v['fr@0.10'] for v in vals], 1)} | "
+                             f"{fmt_mean_std([v['auc@0.10'] for v in vals], 1)} |")
             lines.append("")
             continue
         rows = table[study["id"]]
@@ -421,10 +428,11 @@ def write_report(grid: dict, out: str | Path | None = None, report: str | Path |
                 lines.append(f"| {run['name']} | 0 | _not run yet_ | | | | | |")
                 continue
             m = [r["metrics"] for r in rs]
-            lines.append(f"| {run['name']} | {len(rs)} | {_fmt([x['nme'] for x in m])} | "
-                         f"{_fmt([_no_jaw(r) for r in rs])} | "
-                         f"{_fmt([x['fr@0.10'] for x in m], 1)} | {_fmt([x['auc@0.10'] for x in m], 1)} | "
-                         f"{rs[0]['params_m']:.2f} | {_fmt([r['ms_per_face'] for r in rs], 1)} |")
+            lines.append(f"| {run['name']} | {len(rs)} | {fmt_mean_std([x['nme'] for x in m])} | "
+                         f"{fmt_mean_std([_no_jaw(r) for r in rs])} | "
+                         f"{fmt_mean_std([x['fr@0.10'] for x in m], 1)} | "
+                         f"{fmt_mean_std([x['auc@0.10'] for x in m], 1)} | "
+                         f"{rs[0]['params_m']:.2f} | {fmt_mean_std([r['ms_per_face'] for r in rs], 1)} |")
         lines.append("")
         done = [(run, rs) for run, rs in rows if rs]
         if done:
