@@ -55,6 +55,18 @@ def test_two_epochs_lower_loss_and_write_checkpoints(fixtures, tmp_path):
         assert torch.equal(v, last[f"model.{k}"])
 
 
+def test_fresh_start_over_a_dead_attempt_starts_a_new_log(fixtures, tmp_path):
+    """A folder left by an attempt whose checkpoints were lost holds a stale metrics.jsonl; training afresh
+    into it logs only its own epochs, once each."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.jsonl").write_text(json.dumps({"epoch": 1, "step": 4, "train_loss": 9.0}) + "\n"
+                                       + json.dumps({"epoch": 2, "step": 8, "train_loss": 8.0}) + "\n")
+    Trainer(small_cfg(fixtures, tmp_path, epochs=1), out, progress=False, log=_quiet).fit()
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [x["epoch"] for x in lines] == [1] and lines[0]["train_loss"] != 9.0
+
+
 @pytest.mark.parametrize("head", ["heatmap", "regression"])
 def test_resume_continues_exactly(fixtures, tmp_path, head):
     cfg = small_cfg(fixtures, tmp_path, head, epochs=2, extra=["augment=full"])

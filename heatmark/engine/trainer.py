@@ -339,12 +339,23 @@ class Trainer:
         return {"val_nme": res["nme"], "val_fr@0.10": res["fr@0.10"], "val_auc@0.10": res["auc@0.10"],
                 "val_n": res["n"]}
 
+    def _trim_metrics_log(self) -> None:
+        """``metrics.jsonl`` keeps only the epochs this run has done: a fresh start into a folder left by an
+        earlier attempt (whose checkpoints were lost) begins an empty log, and a resumed run drops any line past
+        its checkpoint, so each epoch is logged once."""
+        path = self.out / "metrics.jsonl"
+        if not path.is_file():
+            return
+        keep = [x for x in path.read_text().splitlines() if x.strip() and json.loads(x)["epoch"] <= self.epoch]
+        path.write_text("".join(x + "\n" for x in keep))
+
     def fit(self) -> dict:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         if self.main:
             self.out.mkdir(parents=True, exist_ok=True)
             (self.out / "config.json").write_text(json.dumps(self.cfg, indent=1))
+            self._trim_metrics_log()
             self.log(f"training {self.head} {self.cfg['model']['backbone']} ({count_parameters(self.model) / 1e6:.2f} M "
                      f"params) on {self.device} x{self.world}: {self.total_steps} steps, {self.epochs} epochs of "
                      f"{self.steps_per_epoch} x {self.batch_size} images -> {self.out}")
