@@ -71,7 +71,7 @@ def line_plot(xs: list[float], ys: list[list[float]], path: str | Path, x_label:
         raise ValueError(f"line_plot({Path(path).name}): a log x axis needs x > 0, got {min(xs):g}; "
                          "pass log_x=False (in a benchmark grid: x_log: false in the study)")
     w, h = size
-    left, right, top, bottom = 70, 25, 40, 55
+    left, right, top, bottom = 70, 25, 58, 55  # title on the first line, the y label on the second
     pw, ph = w - left - right, h - top - bottom
     img = np.full((h, w, 3), 255, np.uint8)
     fx = (lambda v: np.log(v)) if log_x else (lambda v: v)
@@ -101,5 +101,5 @@ def line_plot(xs: list[float], ys: list[list[float]], path: str | Path, x_label:
             cv2.line(img, px(v, m - s), px(v, m + s), PALETTE[1], 1, cv2.LINE_AA)
     cv2.putText(img, x_label, (left + pw // 2 - 60, h - 12), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.putText(img, title, (5, 18), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(img, y_label, (5, top - 8), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, y_label, (5, top - 22), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
     write_image(path, img)
