@@ -91,10 +91,10 @@ def results_dir(grid: dict, out: str | Path | None = None) -> Path:
     return Path(out or grid.get("out") or "bench_results")
 
 
-def _measure_speed(weights: Path) -> float:
+def _measure_speed(weights: Path, repeats: int = 20) -> float:
     from heatmark.engine.bench import bench_speed
 
-    rows = bench_speed(weights, (1,), 20)
+    rows = bench_speed(weights, (1,), repeats)
     return float(next(r["ms_per_face"] for r in rows if r["backend"] == "torch"))
 
 
@@ -112,12 +112,12 @@ def final_weights(run_dir: Path) -> Path:
     return f
 
 
-def time_run(cfg: dict, run_dir: Path) -> tuple[float, str]:
+def time_run(cfg: dict, run_dir: Path, repeats: int = 20) -> tuple[float, str]:
     """ms/face of a finished run, and which weights were timed. Checkpoints are git-ignored, so a fresh clone
     has only ``result.json``: then the run's architecture is built from its config with random weights. The
     forward pass and the decoder do the same arithmetic whatever the weight values, so ms/face is the same."""
     if (run_dir / "final.safetensors").is_file() or (run_dir / "last.safetensors").is_file():
-        return _measure_speed(final_weights(run_dir)), "final"
+        return _measure_speed(final_weights(run_dir), repeats), "final"
     import torch
 
     from heatmark.checkpoint import model_meta, save_model
@@ -132,7 +132,7 @@ def time_run(cfg: dict, run_dir: Path) -> tuple[float, str]:
         path = Path(tmp) / "stand_in.safetensors"
         save_model(path, model, model_meta(model, codec, scheme, cfg["data"]["input_size"], cfg["data"]["box_scale"],
                                            params=count_parameters(model), kind="weights"))
-        ms = _measure_speed(path)
+        ms = _measure_speed(path, repeats)
     return ms, "architecture from config.json (random weights; checkpoint not in this checkout)"
 
 
@@ -227,6 +227,9 @@ def decode_study(grid: dict, study: dict, out: Path, log=print, compute: bool = 
     return results
 
 
+REMEASURE_REPEATS = 100  # median of 100 batch-1 passes (the timing right after training takes 20)
+
+
 def remeasure_speed(grid: dict, out: str | Path | None = None, only: list[str] | None = None, log=print) -> int:
     """Time every finished run's final weights again (ms/face, torch, batch 1), one after another. Meant for a
     quiet machine: speeds taken right after training share the CPU with whatever else was running."""
@@ -246,7 +249,7 @@ def remeasure_speed(grid: dict, out: str | Path | None = None, only: list[str] |
                 seen.add(run_dir)
                 res = json.loads(f.read_text())
                 load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-                ms, source = time_run(res["config"], run_dir)
+                ms, source = time_run(res["config"], run_dir, REMEASURE_REPEATS)
                 res.update(ms_per_face=ms, speed_load=load, speed_weights=source, speed_cpu=cpu_name(),
                            speed_measured=time.strftime("%Y-%m-%d %H:%M:%S"))
                 _write_json(f, res)
