@@ -91,7 +91,11 @@ def results_dir(grid: dict, out: str | Path | None = None) -> Path:
     return Path(out or grid.get("out") or "bench_results")
 
 
-def _measure_speed(weights: Path, repeats: int = 20) -> float:
+SPEED_REPEATS = 20  # batch-1 passes timed right after a run's training (median)
+REMEASURE_REPEATS = 100  # and by --remeasure-speed, on a quiet machine
+
+
+def _measure_speed(weights: Path, repeats: int = SPEED_REPEATS) -> float:
     from heatmark.engine.bench import bench_speed
 
     rows = bench_speed(weights, (1,), repeats)
@@ -112,7 +116,7 @@ def final_weights(run_dir: Path) -> Path:
     return f
 
 
-def time_run(cfg: dict, run_dir: Path, repeats: int = 20) -> tuple[float, str]:
+def time_run(cfg: dict, run_dir: Path, repeats: int = SPEED_REPEATS) -> tuple[float, str]:
     """ms/face of a finished run, and which weights were timed. Checkpoints are git-ignored, so a fresh clone
     has only ``result.json``: then the run's architecture is built from its config with random weights. The
     forward pass and the decoder do the same arithmetic whatever the weight values, so ms/face is the same."""
@@ -225,9 +229,6 @@ def decode_study(grid: dict, study: dict, out: Path, log=print, compute: bool = 
         _write_json(f, {"_weights": "final", **res})
         results[seed] = res
     return results
-
-
-REMEASURE_REPEATS = 100  # median of 100 batch-1 passes (the timing right after training takes 20)
 
 
 def remeasure_speed(grid: dict, out: str | Path | None = None, only: list[str] | None = None, log=print) -> int:
@@ -406,7 +407,8 @@ def write_report(grid: dict, out: str | Path | None = None, report: str | Path |
              f"{speed_note}.",
              "- Every run is scored with its final weights (end of the budget), not a checkpoint chosen on the eval set.",
              f"- Training runs finished: {len(unique)} (a run that serves several studies, such as the heatmap "
-             "baseline, is trained once).", ""]
+             f"baseline, is trained once); their recorded training times add up to "
+             f"{sum(r.get('train_seconds', 0) for r in unique) / 3600:.1f} h.", ""]
     for study in grid["studies"]:
         lines += [f"## {study.get('title', study['id'])}", ""]
         if study.get("decode_from"):
