@@ -47,7 +47,7 @@ DEFAULTS: dict = {
     "eval": {"every": 1, "norm": "default"},
 }
 FREE_FORM = {("model", "options"), ("codec",), ("loss", "params"), ("augment",), ("aux",)}
-LIST_OF_DICTS = {("data", "train"): {"dataset", "root", "ratio", "scheme", "limit"}}
+LIST_OF_DICTS = {("data", "train"): {"dataset", "root", "ratio", "scheme", "limit", "relabel"}}
 
 
 def _check(user: dict, ref: dict, path: tuple[str, ...], source: str) -> None:

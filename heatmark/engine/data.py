@@ -12,13 +12,15 @@ from heatmark.data.cache import CropCache, default_cache_dir
 from heatmark.data.dataset import LandmarkDataset
 from heatmark.data.readers import load_dataset
 from heatmark.data.records import Records
+from heatmark.data.relabel import relabel_records
 
 TRAIN_MARGIN = 1.5  # training caches keep 1.5x the final crop, at the same pixel scale, for augmentation
 
 
 def _tag(entry: dict) -> str:
     limit = f"-first{int(entry['limit'])}" if entry.get("limit") else ""
-    return f"{entry['dataset']}-{Path(str(entry['root'])).resolve().name}{limit}"
+    relabel = f"-{entry['relabel']}" if entry.get("relabel") else ""
+    return f"{entry['dataset']}-{Path(str(entry['root'])).resolve().name}{limit}{relabel}"
 
 
 def build_source(entry: dict, data_cfg: dict, scheme, augment, seed: int, train: bool) -> tuple[LandmarkDataset, Records]:
@@ -27,6 +29,7 @@ def build_source(entry: dict, data_cfg: dict, scheme, augment, seed: int, train:
     if entry.get("limit"):  # the first N samples (readers sort by name): training-set size studies
         n = int(entry["limit"])
         records = Records(records[:n], records.skipped)
+    records = relabel_records(records, entry.get("relabel"))  # e.g. silhouette: jaw on the visible outline
     size, box = int(data_cfg["input_size"]), float(data_cfg["box_scale"])
     margin = TRAIN_MARGIN if train else 1.0
     cache_dir = data_cfg.get("cache_dir") or default_cache_dir()
