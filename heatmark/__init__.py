@@ -1,8 +1,24 @@
 """heatmark: 2D facial landmarks trained on synthetic faces, working on real photos."""
 
-from heatmark import _compat  # noqa: F401  (must run before torchvision / timm / smp are imported)
+import sys as _sys
 
 __version__ = "0.1.0"
+
+
+class _TorchvisionShim:
+    """Runs the torchvision compatibility shim (``heatmark._compat``) just before torchvision is first imported,
+    by anyone: on a CPU-only torch the PyPI torchvision wheel needs it to import at all. ``import heatmark``
+    itself stays light (no torch) until then."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "torchvision":
+            _sys.meta_path.remove(self)
+            from heatmark import _compat  # noqa: F401  (imports torch, registers torchvision::nms if missing)
+        return None
+
+
+if "torchvision" not in _sys.modules and not any(isinstance(f, _TorchvisionShim) for f in _sys.meta_path):
+    _sys.meta_path.insert(0, _TorchvisionShim())
 
 
 def __getattr__(name):  # heatmark.Landmarker without importing torch models at package import

@@ -17,33 +17,24 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from heatmark.atomic import atomic_path, atomic_write
 from heatmark.errors import DataError, HeatmarkError
 
 FORMAT = "heatmark-1"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
     """Write ``tensors`` + ``meta`` atomically to ``path`` (safetensors) and ``path.json`` (readable copy)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"format": FORMAT, **meta}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     clean = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    save_file(clean, str(tmp), metadata={"heatmark": json.dumps(meta)})
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    if os.environ.get("HEATMARK_FAULT_SLOW_SAVE"):  # fault injection for tests: a window to kill mid-write
-        import time
+    with atomic_path(path, fsync=True) as tmp:
+        save_file(clean, str(tmp), metadata={"heatmark": json.dumps(meta)})
+        if os.environ.get("HEATMARK_FAULT_SLOW_SAVE"):  # fault injection for tests: a window to kill mid-write
+            import time
 
-        time.sleep(float(os.environ["HEATMARK_FAULT_SLOW_SAVE"]))
-    os.replace(tmp, path)
-    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=1, default=str))
+            time.sleep(float(os.environ["HEATMARK_FAULT_SLOW_SAVE"]))
+    atomic_write(path.with_suffix(".json"), json.dumps(meta, indent=1, default=str))
 
 
 def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:

@@ -137,6 +137,13 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     return apply_overrides(cfg, overrides or [])
 
 
+def validate_config(cfg: dict, source: str = "config") -> dict:
+    """Types, ranges and cross-field rules of a merged config (see :mod:`heatmark.config_schema`)."""
+    from heatmark.config_schema import validate_config as validate
+
+    return validate(cfg, source)
+
+
 def parse_source(spec: str) -> dict:
     """``DATASET:ROOT[@RATIO]`` (e.g. ``300w:../data/helen@0.4``) → a data.train entry."""
     if ":" not in spec:

@@ -7,28 +7,26 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from heatmark.atomic import atomic_path
 from heatmark.errors import HeatmarkError
 
 
 def export_onnx(model: torch.nn.Module, input_size: int, path: str | Path, opset: int = 17) -> Path:
     """Write ``model`` as ONNX with a dynamic batch axis (input ``image`` (B, 3, S, S), output ``output``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval().cpu()
     x = torch.rand(1, 3, input_size, input_size)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        torch.onnx.export(model, (x,), str(tmp), input_names=["image"], output_names=["output"],
-                          dynamic_axes={"image": {0: "batch"}, "output": {0: "batch"}}, opset_version=opset,
-                          dynamo=False)
+        with atomic_path(path) as tmp:
+            torch.onnx.export(model, (x,), str(tmp), input_names=["image"], output_names=["output"],
+                              dynamic_axes={"image": {0: "batch"}, "output": {0: "batch"}}, opset_version=opset,
+                              dynamo=False)
     except ImportError as e:
         raise HeatmarkError(f"ONNX export needs the onnx package (pip install 'heatmark[onnx]'): {e}") from None
-    os.replace(tmp, path)
     return path
 
 

@@ -3,9 +3,11 @@
 import json
 import time
 
+import pytest
 import yaml
 
-from heatmark.engine.grid import load_grid, remeasure_speed, run_config, run_grid, run_key, write_report
+from heatmark.engine.grid import load_grid, remeasure_speed, run_config, run_grid, run_key
+from heatmark.engine.grid_report import write_report
 
 
 def test_grid_runs_skips_finished_and_reports(fixtures, tmp_path):
@@ -85,21 +87,26 @@ def test_grid_runs_skips_finished_and_reports(fixtures, tmp_path):
 
 def test_run_lock_keeps_two_grid_processes_apart_and_stale_locks_are_taken_over(tmp_path):
     import subprocess
+    import sys
 
-    from heatmark.engine.grid import RunLock
+    from filelock import Timeout
 
-    other = subprocess.Popen(["sleep", "30"])
+    from heatmark.engine.grid import run_lock
+
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from filelock import FileLock; "
+                               f"l = FileLock({str(tmp_path / 'running.lock')!r}); l.acquire(); print('held', flush=True); "
+                               "time.sleep(30)"], stdout=subprocess.PIPE, text=True)
     try:
-        (tmp_path / "running.lock").write_text(f"{other.pid} elsewhere\n")
-        lock = RunLock(tmp_path)
-        assert lock.holder() == other.pid and not lock.acquire()
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(Timeout):  # another process trains this run
+            run_lock(tmp_path).acquire(timeout=0)
     finally:
-        other.kill()
-        other.wait()
-    assert lock.holder() is None and lock.acquire()  # its process is gone: stale
-    assert (tmp_path / "running.lock").read_text().split()[0] == str(__import__("os").getpid())
+        holder.kill()
+        holder.wait()
+    lock = run_lock(tmp_path)
+    lock.acquire(timeout=0)  # its process is gone: the lock is free again
+    assert lock.is_locked
     lock.release()
-    assert not (tmp_path / "running.lock").exists()
 
 
 def test_archived_grid_refuses_to_train(tmp_path):

@@ -17,6 +17,10 @@ RULES = {  # module (file or folder) → packages it must not import
     "export.py": ("heatmark.engine", "heatmark.cli"),
     "checkpoint.py": ("heatmark.engine", "heatmark.cli"),
     "engine": ("heatmark.cli",),
+    "atomic.py": ("heatmark.",),
+    "errors.py": ("heatmark.",),
+    "config.py": ("heatmark.engine", "heatmark.cli", "heatmark.api"),
+    "config_schema.py": ("heatmark.engine", "heatmark.cli", "heatmark.api"),
 }
 
 

@@ -250,7 +250,7 @@ def test_model_and_codec_stride_must_agree(fixtures, tmp_path):
 
 
 def test_device_choice_errors_are_clear(monkeypatch):
-    from heatmark.engine.trainer import _pick_device
+    from heatmark.engine.device import pick_device as _pick_device
     from heatmark.errors import ConfigError
 
     assert _pick_device("cpu", 0, 1).type == "cpu"

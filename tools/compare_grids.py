@@ -13,7 +13,8 @@ import sys
 
 import numpy as np
 
-from heatmark.engine.grid import collect, decode_study, fmt_mean_std, load_grid, results_dir
+from heatmark.engine.grid import decode_study, load_grid, results_dir
+from heatmark.engine.grid_report import collect, fmt_mean_std
 
 
 def grid_rows(grid: dict) -> dict[tuple[str, str], list[float]]:

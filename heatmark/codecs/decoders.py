@@ -19,9 +19,6 @@ import math
 import torch
 import torch.nn.functional as F
 
-DECODERS = ("argmax", "quarter", "dark", "soft_argmax", "local_soft_argmax")
-
-
 def _peaks(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(B,K,H,W) → max values (B,K), integer x and y (B,K) of the argmax."""
     b, k, h, w = heatmaps.shape
@@ -148,11 +145,20 @@ def decode_local_soft_argmax(heatmaps: torch.Tensor, radius: int = 2, beta: floa
     return torch.stack([px, py], -1), vals
 
 
+# The one decoder registry: name -> (function, the codec attributes it takes as keyword arguments).
+DECODERS: dict[str, tuple] = {
+    "argmax": (decode_argmax, ()),
+    "quarter": (decode_quarter, ()),
+    "dark": (decode_dark, ("sigma",)),
+    "soft_argmax": (decode_soft_argmax, ("beta",)),
+    "local_soft_argmax": (decode_local_soft_argmax, ("radius", "beta")),
+}
+
+
 def decode(heatmaps: torch.Tensor, method: str = "dark", **kw) -> tuple[torch.Tensor, torch.Tensor]:
-    fn = {"argmax": decode_argmax, "quarter": decode_quarter, "dark": decode_dark,
-          "soft_argmax": decode_soft_argmax, "local_soft_argmax": decode_local_soft_argmax}.get(method)
-    if fn is None:
+    """Decode with the registered decoder ``method``; ``kw``: its parameters (sigma, beta, radius)."""
+    if method not in DECODERS:
         from heatmark.errors import ConfigError
 
         raise ConfigError(f"unknown heatmap decoder {method!r}; valid: {list(DECODERS)}")
-    return fn(heatmaps, **kw)
+    return DECODERS[method][0](heatmaps, **kw)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from heatmark.codecs.decoders import DECODERS, decode, decode_dark, decode_local_soft_argmax, decode_soft_argmax
+from heatmark.codecs.decoders import DECODERS, decode
 from heatmark.errors import ConfigError
 
 
@@ -66,12 +66,6 @@ class HeatmapCodec:
     def decode(self, heatmaps: torch.Tensor, method: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """heatmaps (B, K, h, w) → points (B, K, 2) in input pixels, scores (B, K)."""
         method = method or self.decoder
-        if method == "dark":
-            pts, score = decode_dark(heatmaps, sigma=self.sigma)
-        elif method == "soft_argmax":
-            pts, score = decode_soft_argmax(heatmaps, beta=self.beta)
-        elif method == "local_soft_argmax":
-            pts, score = decode_local_soft_argmax(heatmaps, radius=self.radius, beta=self.beta)
-        else:
-            pts, score = decode(heatmaps, method)
+        params = {name: getattr(self, name) for name in DECODERS.get(method, (None, ()))[1]}
+        pts, score = decode(heatmaps, method, **params)
         return pts * self.stride, score

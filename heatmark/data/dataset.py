@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from heatmark.data.augment import (AugmentConfig, Photometric, flip_landmarks, make_augment_config,
+from heatmark.data.augment import (AugmentConfig, Photometric, make_augment_config,
                                    replace_background, sample_geometry)
 from heatmark.data.cache import CropCache
 from heatmark.data.crops import around_centre, box_from_landmarks, crop_matrix, transform_points, warp
@@ -44,7 +44,7 @@ class LandmarkDataset(torch.utils.data.Dataset):
         self.background_pool = background_pool
         self._flip_index = self.src_scheme.flip_index
         # base matrices cache-crop → input crop (no augmentation), one per sample
-        self._base = np.stack([crop_matrix(box_from_landmarks(lm, self.box_scale, vis), self.input_size)
+        self.base_matrix = np.stack([crop_matrix(box_from_landmarks(lm, self.box_scale, vis), self.input_size)
                                for lm, vis in zip(cache.landmarks, cache.visible)])
 
     def set_epoch(self, epoch: int) -> None:
@@ -65,7 +65,7 @@ class LandmarkDataset(torch.utils.data.Dataset):
         c, s = self.cache, self.input_size
         seed = self.sample_seed(index, epoch, draw)
         rng = np.random.default_rng(seed)
-        m = self._base[index]
+        m = self.base_matrix[index]
         flip = False
         if self.aug.geometric:
             g = sample_geometry(self.aug, rng)

@@ -67,6 +67,19 @@ class Scheme:
             perm[a], perm[b] = b, a
         return perm
 
+    @property
+    def regions(self) -> dict[str, tuple[int, ...]]:
+        """Face regions for per-region errors (jaw, brows, nose, eyes, mouth), from the group names: a group
+        goes to the first region whose keyword its name contains. Regions with no points are left out."""
+        keys = (("jaw", ("jaw", "contour", "chin")), ("brows", ("brow",)), ("nose", ("nose", "nostril")),
+                ("eyes", ("eye", "pupil")), ("mouth", ("mouth", "lip")))
+        out: dict[str, list[int]] = {}
+        for group, idx in self.groups.items():
+            region = next((r for r, words in keys if any(w in group.lower() for w in words)), None)
+            if region:
+                out.setdefault(region, []).extend(idx)
+        return {r: tuple(sorted(set(out[r]))) for r, _ in keys if r in out}
+
     def norm_distance(self, points: np.ndarray, kind: str | None = None) -> np.ndarray:
         """Normalising distance for points of shape (..., K, 2); ``kind`` picks an extra norm.
 

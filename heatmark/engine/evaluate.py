@@ -1,7 +1,14 @@
-"""Evaluation: predict on a dataset's crops, map back to the original images, compute metrics there."""
+"""The one evaluation pipeline: dataset + weights + boxes + decoder → per-face predictions → metrics.
+
+``heatmark eval``, the benchmark grid, the shipped-model cards and the tests all call
+:func:`evaluate_weights` (or, for several decoders of one model, :func:`load_eval_set` once and
+:func:`evaluate_model` per decoder). Predictions are made on crops, mapped back to the original images, and
+scored there. The trainer's validation uses the same :func:`predict_dataset` and :func:`evaluate`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +20,8 @@ from heatmark.data.dataset import LandmarkDataset
 from heatmark.data.records import Records
 from heatmark.data.schemes import Scheme, can_convert, convert_points
 from heatmark.engine.data import collate
-from heatmark.engine.metrics import summarize
+from heatmark.engine.device import pick_device
+from heatmark.engine.metrics import nme, summarize
 from heatmark.errors import ConfigError
 
 SUBSETS_300W = {"common": ("lfpw", "helen"), "challenging": ("ibug",)}
@@ -117,3 +125,110 @@ def predict_with_detector(weights, records: Records, detector: str = "opencv", d
     stats = {"faces": len(records), "found": len(found), "detector_recall": len(found) / max(len(records), 1),
              "detector": detector}
     return (np.stack(preds) if preds else np.zeros((0, k, 2))), Records(found), stats
+
+
+@dataclass
+class EvalSet:
+    """An annotated dataset ready for a model: its records and the crops the model sees."""
+
+    dataset: LandmarkDataset
+    records: Records
+    name: str = ""
+    root: str = ""
+    skipped: list = field(default_factory=list)
+
+
+@dataclass
+class Evaluation:
+    """What one evaluation produced: metrics (dict, NME/FR/AUC in %), predictions in original-image pixels
+    (model scheme), the records scored; and in the scheme both are compared in (``scheme``): the predictions
+    (``points``), the annotations (``gt``) and per-image NME (fractions)."""
+
+    metrics: dict
+    pred: np.ndarray
+    records: Records
+    per_image: np.ndarray
+    scheme: Scheme
+    points: np.ndarray
+    gt: np.ndarray
+
+
+def load_eval_set(dataset: str, root: str | Path, input_size: int, box_scale: float, model_scheme: Scheme,
+                  scheme: str | None = None, skip_bad: bool = False, cache_dir: str | Path | None = None,
+                  tag: str | None = None) -> EvalSet:
+    """Read an annotated dataset and crop every face as a model of ``input_size`` / ``box_scale`` expects
+    (ground-truth boxes). ``cache_dir``: keep the crops on disk for the next evaluation (None: in memory)."""
+    from heatmark.data.cache import CropCache
+    from heatmark.data.readers import load_dataset
+
+    records = load_dataset(dataset, root, scheme=scheme, skip_bad=skip_bad)
+    cache = CropCache(records, size=int(input_size), context=float(box_scale), cache_dir=cache_dir,
+                      tag=tag or f"eval-{dataset}-{Path(str(root)).resolve().name}", skip_bad=skip_bad)
+    ds = LandmarkDataset(cache, input_size=int(input_size), target_scheme=model_scheme, box_scale=float(box_scale))
+    return EvalSet(ds, Records(cache.records), dataset, str(root), records.skipped + cache.skipped)
+
+
+def score(pred: np.ndarray, model_scheme: Scheme, records: Records, norm: str = "default",
+          subsets: dict[str, np.ndarray] | None = None) -> Evaluation:
+    """Metrics and per-image NME of predictions (original-image pixels, model scheme) against ``records``."""
+    metrics = evaluate(pred, model_scheme, records, norm, subsets)
+    p, g, vis, sch = common_scheme(pred, model_scheme, records)
+    return Evaluation(metrics, pred, records, nme(p, g, sch, norm, vis), sch, p, g)
+
+
+def evaluate_model(model: torch.nn.Module, codec, model_scheme: Scheme, data: EvalSet, decoder: str | None = None,
+                   flip: bool = False, norm: str = "default", batch_size: int = 32, device: str | None = "auto",
+                   subsets: bool = True, adapter=None) -> Evaluation:
+    """Predict every face of ``data`` with ``model`` (GT boxes) and score it. ``subsets``: the 300W protocol's
+    common/challenging/full subsets too, when the root holds lfpw/helen/ibug folders. ``adapter``: a
+    :class:`heatmark.adapter.LabelAdapter` applied to the predictions first."""
+    dev = pick_device(device)
+    model.to(dev)
+    pred, _ = predict_dataset(model, codec, data.dataset, batch_size, dev, decoder=decoder, flip=flip)
+    if adapter is not None:
+        pred = adapter(pred)
+    subs = subsets_300w(data.records, data.root) if subsets and data.name == "300w" else {}
+    return score(pred, model_scheme, data.records, norm, subs)
+
+
+def evaluate_weights(weights: str | Path, dataset: str, root: str | Path, *, scheme: str | None = None,
+                     boxes: str = "gt", detector: str = "opencv", decoder: str | None = None, flip: bool = False,
+                     norm: str = "default", batch_size: int = 32, device: str | None = "auto",
+                     skip_bad: bool = False, cache_dir: str | Path | None = None,
+                     adapter: str | Path | None = None) -> Evaluation:
+    """Evaluate a weights file on an annotated dataset. ``boxes``: "gt" (crops from the annotation) or
+    "detector" (faces found by ``detector``, matched to the annotations; metrics over the found faces, and
+    ``metrics`` gains faces / found / detector_recall)."""
+    from heatmark.checkpoint import load_model
+    from heatmark.errors import HeatmarkError
+
+    model, codec, model_scheme, meta = load_model(weights)
+    fix = None
+    if adapter is not None:
+        from heatmark.adapter import LabelAdapter
+
+        fix = LabelAdapter.load(adapter)
+    if boxes == "detector":
+        from heatmark.data.readers import load_dataset
+
+        records = load_dataset(dataset, root, scheme=scheme, skip_bad=skip_bad)
+        pred, found, stats = predict_with_detector(weights, records, detector, decoder, flip)
+        pred = fix(pred) if fix is not None and len(pred) else pred
+        if not found:
+            raise HeatmarkError(f"the {detector} detector found none of the {stats['faces']} faces")
+        subs = subsets_300w(found, root) if dataset == "300w" else {}
+        result = score(pred, model_scheme, found, norm, subs)
+        result.metrics.update(stats)
+        result.metrics["skipped"] = [str(e) for e in records.skipped]
+    elif boxes == "gt":
+        data = load_eval_set(dataset, root, int(meta["input_size"]), float(meta["box_scale"]), model_scheme, scheme,
+                             skip_bad, cache_dir)
+        result = evaluate_model(model, codec, model_scheme, data, decoder, flip, norm, batch_size, device,
+                                adapter=fix)
+        result.metrics["skipped"] = [str(e) for e in data.skipped]
+    else:
+        raise HeatmarkError(f"boxes must be 'gt' or 'detector', got {boxes!r}")
+    result.metrics.update({"weights": str(weights), "dataset": dataset, "root": str(root), "boxes": boxes,
+                           "flip": flip, "decoder": decoder or getattr(codec, "decoder", None),
+                           "adapter": None if adapter is None else str(adapter)})
+    return result

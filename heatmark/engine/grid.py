@@ -37,14 +37,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import yaml
+from filelock import Timeout
 
+from heatmark.atomic import atomic_write
 from heatmark.config import merge_config, apply_overrides, load_config
 from heatmark.errors import ConfigError
 
 GRID_KEYS = {"name", "out", "budget", "eval", "set", "studies", "report", "notes", "archived"}
-STUDY_KEYS = {"id", "title", "seeds", "runs", "decode_from", "decoders", "x", "x_label", "x_log"}
+STUDY_KEYS = {"id", "title", "seeds", "runs", "decode_from", "decoders", "x", "x_label", "x_log", "regions"}
 RUN_KEYS = {"name", "config", "set", "x"}
 
 
@@ -141,27 +142,32 @@ def time_run(cfg: dict, run_dir: Path, repeats: int = SPEED_REPEATS) -> tuple[fl
 
 
 def _write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    tmp.replace(path)
+    atomic_write(path, json.dumps(obj, indent=1))
+
+
+def _eval_set(cfg: dict, scheme, meta: dict):
+    """The grid's eval set (its ``data.val``) as the run's model crops it, cached beside the training crops."""
+    from heatmark.data.cache import default_cache_dir
+    from heatmark.engine.evaluate import load_eval_set
+
+    val = cfg["data"]["val"]
+    return load_eval_set(val["dataset"], val["root"], int(meta["input_size"]), float(meta["box_scale"]), scheme,
+                         val.get("scheme"), cache_dir=cfg["data"].get("cache_dir") or default_cache_dir(),
+                         tag=f"{val['dataset']}-{Path(str(val['root'])).resolve().name}")
 
 
 def evaluate_run(cfg: dict, run_dir: Path) -> dict:
     """Metrics, per-image NME, size and speed of a finished run's final weights on the eval set."""
     from heatmark.checkpoint import load_model
-    from heatmark.engine.data import build_source
-    from heatmark.engine.evaluate import common_scheme, evaluate, predict_dataset
-    from heatmark.engine.metrics import nme
+    from heatmark.engine.evaluate import evaluate_model
 
     w = final_weights(run_dir)
     model, codec, scheme, meta = load_model(w)
-    ds, records = build_source(cfg["data"]["val"], cfg["data"], scheme, None, cfg["seed"], train=False)
-    pred, _ = predict_dataset(model, codec, ds, 32)
-    metrics = evaluate(pred, scheme, records)
-    p, g, vis, sch = common_scheme(pred, scheme, records)
-    return {"config": cfg, "weights": "final", "metrics": metrics,
-            "per_image_nme": [round(float(v), 6) for v in nme(p, g, sch, "default", vis)],
-            "params_m": meta["params"] / 1e6, "ms_per_face": _measure_speed(w)}
+    result = evaluate_model(model, codec, scheme, _eval_set(cfg, scheme, meta), subsets=False)
+    return {"config": cfg, "weights": "final", "metrics": result.metrics,
+            "per_image_nme": [round(float(v), 6) for v in result.per_image],
+            "params_m": meta.get("params", sum(p.numel() for p in model.parameters())) / 1e6,
+            "ms_per_face": _measure_speed(w)}
 
 
 def train_and_evaluate(cfg: dict, run_dir: Path, log=print) -> dict:
@@ -199,8 +205,7 @@ def decode_study(grid: dict, study: dict, out: Path, log=print, compute: bool = 
     """Re-evaluate one trained run's weights with each decoder (no training). With ``compute=False``
     only the saved results are read (the report never computes)."""
     from heatmark.checkpoint import load_model
-    from heatmark.engine.data import build_source
-    from heatmark.engine.evaluate import evaluate, predict_dataset
+    from heatmark.engine.evaluate import evaluate_model
 
     src_study, src_run = study["decode_from"].split("/")
     st = next(s for s in grid["studies"] if s["id"] == src_study)
@@ -220,12 +225,10 @@ def decode_study(grid: dict, study: dict, out: Path, log=print, compute: bool = 
         if not (run_dir / "result.json").is_file():
             log(f"decoder study: {run_dir} is not finished yet; run its training first")
             continue
-        model, codec, scheme, _ = load_model(final_weights(run_dir))
-        ds, records = build_source(cfg["data"]["val"], cfg["data"], scheme, None, seed, train=False)
-        res = {}
-        for d in study["decoders"]:
-            pred, _ = predict_dataset(model, codec, ds, 32, decoder=d)
-            res[d] = evaluate(pred, scheme, records)
+        model, codec, scheme, meta = load_model(final_weights(run_dir))
+        data = _eval_set(cfg, scheme, meta)
+        res = {d: evaluate_model(model, codec, scheme, data, decoder=d, subsets=False).metrics
+               for d in study["decoders"]}
         _write_json(f, {"_weights": "final", **res})
         results[seed] = res
     return results
@@ -259,44 +262,14 @@ def remeasure_speed(grid: dict, out: str | Path | None = None, only: list[str] |
     return len(seen)
 
 
-class RunLock:
-    """``running.lock`` in a run folder while a process trains it, so that two grid processes side by side (say
-    ``--only head`` and ``--only size``) never train the same shared run at once. A lock whose process is gone
-    (killed, crashed) is stale and taken over; the run then resumes from its last checkpoint."""
+def run_lock(run_dir: Path):
+    """``running.lock`` in a run folder while a process trains it (an OS file lock, via ``filelock``), so that two
+    grid processes side by side (say ``--only head`` and ``--only size``) never train the same shared run at once.
+    The OS releases it when its process dies; the run then resumes from its last checkpoint."""
+    from filelock import FileLock
 
-    def __init__(self, run_dir: Path):
-        self.path = run_dir / "running.lock"
-
-    def holder(self) -> int | None:
-        try:
-            pid = int(self.path.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        return pid if pid != os.getpid() else None
-
-    def acquire(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                if self.holder() is not None:
-                    return False
-                self.path.unlink(missing_ok=True)  # stale: its process is gone
-                continue
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{os.getpid()} {platform.node()}\n")
-            return True
-        return False
-
-    def release(self) -> None:
-        self.path.unlink(missing_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return FileLock(run_dir / "running.lock")
 
 
 def run_grid(grid: dict, out: str | Path | None = None, only: list[str] | None = None, log=print) -> None:
@@ -317,9 +290,11 @@ def run_grid(grid: dict, out: str | Path | None = None, only: list[str] | None =
                 done = run_dir / "result.json"
                 if done.is_file() and json.loads(done.read_text()).get("weights") == "final":
                     continue
-                lock = RunLock(run_dir)
-                if not lock.acquire():
-                    log(f"[{study['id']}] {run['name']} seed {seed}: skipped, process {lock.holder()} is training it")
+                lock = run_lock(run_dir)
+                try:
+                    lock.acquire(timeout=0)
+                except Timeout:
+                    log(f"[{study['id']}] {run['name']} seed {seed}: skipped, another process is training it")
                     continue
                 log(f"[{study['id']}] {run['name']} seed {seed} -> {run_dir}")
                 try:
@@ -328,132 +303,3 @@ def run_grid(grid: dict, out: str | Path | None = None, only: list[str] | None =
                     lock.release()
                 log(f"[{study['id']}] {run['name']} seed {seed}: NME {res['metrics']['nme']:.2f}% "
                     f"({res['train_seconds'] / 60:.1f} min)")
-
-
-# ---------------------------------------------------------------------- report
-def fmt_mean_std(vals: list[float], digits: int = 2) -> str:
-    """"–" for none, the value for one, "mean ± std" (sample std) for several."""
-    if not vals:
-        return "–"
-    if len(vals) == 1:
-        return f"{vals[0]:.{digits}f}"
-    return f"{np.mean(vals):.{digits}f} ± {np.std(vals, ddof=1):.{digits}f}"
-
-
-def _no_jaw(result: dict) -> float:
-    """NME over the inner points; equal to the mean of per_point_nme over them (same per-image norm)."""
-    m = result["metrics"]
-    if "nme_no_jaw" in m:
-        return m["nme_no_jaw"]
-    from heatmark.data.schemes import get_scheme
-    from heatmark.engine.metrics import no_jaw_points
-
-    idx = no_jaw_points(get_scheme(m["scheme"]))
-    return float(np.mean(np.asarray(m["per_point_nme"])[idx])) if idx is not None else m["nme"]
-
-
-def collect(grid: dict, out: Path) -> dict:
-    """{study id: [(run, [result per finished seed])]} from the result files."""
-    table = {}
-    for study in grid["studies"]:
-        if study.get("decode_from"):
-            continue
-        rows = []
-        for run in study["runs"]:
-            res = []
-            for seed in study.get("seeds") or [0]:
-                f = out / "runs" / run_key(run_config(grid, run, seed)) / "result.json"
-                if f.is_file():
-                    res.append(json.loads(f.read_text()))
-            rows.append((run, res))
-        table[study["id"]] = rows
-    return table
-
-
-def write_report(grid: dict, out: str | Path | None = None, report: str | Path | None = None,
-                 command: str | None = None) -> Path:
-    from heatmark.engine.plots import ced_plot, line_plot
-
-    out = results_dir(grid, out)
-    report = Path(report or grid.get("report") or "docs/benchmark.md")
-    img_dir = report.parent / report.stem  # docs/benchmark.md -> docs/benchmark/*.png
-    img_dir.mkdir(parents=True, exist_ok=True)
-    table = collect(grid, out)
-    b = grid.get("budget") or {}
-    all_res = [r for rows in table.values() for _, rs in rows for r in rs]
-    machines = sorted({f"{r.get('cpu') or r['machine'].split()[0]} ({r['device']})" for r in all_res})
-    speed_cpus = sorted({r["speed_cpu"] for r in all_res if r.get("speed_cpu")})
-    unique = list({run_key(r["config"]): r for r in all_res}.values())  # a run shared by several studies counts once
-    remeasured = sum("speed_measured" in r for r in unique)
-    speed_note = ("measured right after each run's training" if not remeasured else
-                  "re-measured one run after another by `--remeasure-speed` (all runs)" if remeasured == len(unique) else
-                  f"re-measured one run after another by `--remeasure-speed` ({remeasured} of {len(unique)} runs; "
-                  "the others right after their training)")
-    if speed_cpus:
-        speed_note += f" on {', '.join(speed_cpus)}"
-    stand_in = sum(str(r.get("speed_weights", "final")).startswith("architecture") for r in unique)
-    if stand_in:
-        speed_note += (f"; {stand_in} of them timed as their architecture with random weights (the checkpoint was "
-                       "not in the checkout; the arithmetic, hence the time, does not depend on weight values)")
-    lines = [f"# Benchmark: {grid.get('name', 'grid')} — synthetic → real transfer", "",
-             "Generated by the command below from the saved results; do not edit by hand (the reading at the end",
-             f"comes from `{grid.get('notes', 'docs/benchmark_notes.md')}`).", "",
-             "```bash", command or f"heatmark bench transfer --grid {grid['_path']}", "```", "",
-             f"- Training: synthetic faces only unless a row says otherwise; budget {b.get('max_steps', '?')} steps "
-             f"of batch {all_res[0]['config']['optim']['batch_size'] if all_res else '?'} per run, seeds as listed.",
-             f"- Evaluation: {grid['eval']['dataset']} `{grid['eval']['root']}`, ground-truth boxes, 68 points, NME "
-             "normalised by the outer-eye-corner distance, in %. FR and AUC at 0.10.",
-             f"- Machines: {', '.join(machines) or '–'}; ms/face is the landmark stage (torch, batch 1, CPU), "
-             f"{speed_note}.",
-             "- Every run is scored with its final weights (end of the budget), not a checkpoint chosen on the eval set.",
-             f"- Training runs finished: {len(unique)} (a run that serves several studies, such as the heatmap "
-             f"baseline, is trained once); their recorded training times add up to "
-             f"{sum(r.get('train_seconds', 0) for r in unique) / 3600:.1f} h.", ""]
-    for study in grid["studies"]:
-        lines += [f"## {study.get('title', study['id'])}", ""]
-        if study.get("decode_from"):
-            res = decode_study(grid, study, out, log=lambda *a: None, compute=False)
-            if not res:
-                lines += ["_Not run yet._", ""]
-                continue
-            lines += [f"Weights of `{study['decode_from']}` decoded each way (seeds {sorted(res)}).", "",
-                      "| decoder | NME % | FR@0.10 % | AUC@0.10 % |", "| --- | ---: | ---: | ---: |"]
-            for d in study["decoders"]:
-                vals = [r[d] for r in res.values() if d in r]
-                lines.append(f"| {d} | {fmt_mean_std([v['nme'] for v in vals])} | "
-                             f"{fmt_mean_std([v['fr@0.10'] for v in vals], 1)} | "
-                             f"{fmt_mean_std([v['auc@0.10'] for v in vals], 1)} |")
-            lines.append("")
-            continue
-        rows = table[study["id"]]
-        lines += ["| run | seeds | NME % | NME w/o jaw % | FR@0.10 % | AUC@0.10 % | params (M) | ms/face |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-        for run, rs in rows:
-            if not rs:
-                lines.append(f"| {run['name']} | 0 | _not run yet_ | | | | | |")
-                continue
-            m = [r["metrics"] for r in rs]
-            lines.append(f"| {run['name']} | {len(rs)} | {fmt_mean_std([x['nme'] for x in m])} | "
-                         f"{fmt_mean_std([_no_jaw(r) for r in rs])} | "
-                         f"{fmt_mean_std([x['fr@0.10'] for x in m], 1)} | "
-                         f"{fmt_mean_std([x['auc@0.10'] for x in m], 1)} | "
-                         f"{rs[0]['params_m']:.2f} | {fmt_mean_std([r['ms_per_face'] for r in rs], 1)} |")
-        lines.append("")
-        done = [(run, rs) for run, rs in rows if rs]
-        if done:
-            curves = {run["name"]: np.concatenate([r["per_image_nme"] for r in rs]) for run, rs in done}
-            ced_plot(curves, 0.10, img_dir / f"ced_{study['id']}.png",
-                     f"{study['id']}: CED of NME on {Path(grid['eval']['root']).name}")
-            lines += [f"![CED {study['id']}]({img_dir.name}/ced_{study['id']}.png)", ""]
-            if study.get("x"):
-                xs = [float(run.get("x", i)) for i, (run, _) in enumerate(done)]
-                ys = [[r["metrics"]["nme"] for r in rs] for _, rs in done]
-                line_plot(xs, ys, img_dir / f"{study['id']}.png", study.get("x_label", "x"), "NME (%)",
-                          study.get("title", study["id"]), log_x=study.get("x_log", True))
-                lines += [f"![{study['id']}]({img_dir.name}/{study['id']}.png)", ""]
-    notes = Path(grid.get("notes", "docs/benchmark_notes.md"))
-    lines += ["## Reading", ""]
-    lines += [notes.read_text().strip(), ""] if notes.is_file() else ["_No reading written yet._", ""]
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text("\n".join(lines))
-    return report

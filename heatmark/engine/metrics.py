@@ -70,6 +70,9 @@ def summarize(pred: np.ndarray, gt: np.ndarray, scheme: Scheme, norm: str = "def
     d = scheme.norm_distance(np.asarray(gt), None if norm == "default" else norm)
     per_point = np.nanmean(err / d[:, None], 0) * 100
     out["per_point_nme"] = [round(float(v), 4) for v in per_point]
+    regions = scheme.regions
+    if regions:  # mean NME of each face region's points (jaw, brows, nose, eyes, mouth)
+        out["region_nme"] = {r: float(np.mean(per_point[list(idx)])) for r, idx in regions.items()}
     jaw = no_jaw_points(scheme)
     if jaw is not None:  # the inner points only (51 of 68): the jaw's label convention varies most
         out["nme_no_jaw"] = float(np.mean(per_point[jaw]))

@@ -22,11 +22,14 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from heatmark.atomic import remove_stale_temporaries
 from heatmark.checkpoint import load_tensors, model_meta, save_model, save_tensors
 from heatmark.codecs import create_codec
+from heatmark.config import validate_config
 from heatmark.codecs.decoders import decode_soft_argmax
 from heatmark.data.crops import transform_points
 from heatmark.data.schemes import get_scheme
+from heatmark.engine.device import pick_device
 from heatmark.engine.data import MixDataset, MixSampler, build_source, collate
 from heatmark.engine.evaluate import evaluate, predict_dataset
 from heatmark.errors import ConfigError, HeatmarkError
@@ -70,32 +73,10 @@ def model_and_codec(cfg: dict, scheme) -> tuple[torch.nn.Module, object]:
     return model, create_codec(m["head"], int(cfg["data"]["input_size"]), **(cfg.get("codec") or {}))
 
 
-def _pick_device(device: str | None, local_rank: int, world: int) -> torch.device:
-    """``device`` as given, else ``cuda:LOCAL_RANK`` when torch sees a GPU, else the CPU."""
-    if device is None or device == "auto":
-        if not torch.cuda.is_available():
-            return torch.device("cpu")
-        n = torch.cuda.device_count()
-        if local_rank >= n:
-            raise ConfigError(f"process {local_rank} of {world} needs GPU cuda:{local_rank}, but torch sees {n}; "
-                              f"start at most {n} processes per machine (torchrun --nproc_per_node {n}), or train "
-                              "on CPU processes with --device cpu")
-        return torch.device(f"cuda:{local_rank}")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise ConfigError(f"--device {device!r}: not a device; use auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--device {device}: torch sees no CUDA GPU here (torch {torch.__version__}); use --device cpu")
-    if dev.type == "cuda" and dev.index is None:  # "cuda": this process's GPU
-        return _pick_device("auto", local_rank, world)
-    return dev
-
-
 def _dist_info(device: str | None) -> tuple[int, int, torch.device]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    dev = _pick_device(device, local_rank, world)
+    dev = pick_device(device, local_rank, world)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     rank = dist.get_rank() if world > 1 else 0
@@ -106,31 +87,42 @@ class Trainer:
     def __init__(self, cfg: dict, out_dir: str | Path, resume: bool = False, device: str | None = None,
                  progress: bool = True, log=print):
         """``device``: None or "auto" (a GPU when torch sees one, else the CPU), "cpu", "cuda", "cuda:N"."""
-        self.cfg, self.out = cfg, Path(out_dir)
+        self.cfg, self.out = validate_config(cfg), Path(out_dir)
         self.log = log
+        self._setup_runtime(device, progress)
+        sources = self._build_data()
+        self._build_model(sources, resume)
+        self._build_loss()
+        self._build_optimizer()
+        self.epoch = self.step = 0
+        self.best = math.inf
+        self.skipped_batches = 0
+        if resume:
+            self._load_last()
+
+    # ------------------------------------------------------------------ setup steps
+    def _setup_runtime(self, device: str | None, progress: bool) -> None:
+        """Process rank, device, threads, seed."""
         self.rank, self.world, self.device = _dist_info(device)
         self.main = self.rank == 0
         self.cuda = self.device.type == "cuda"
         if not self.cuda and self.world > 1:
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.world))
         self.progress = progress and self.main
-        seed = int(cfg["seed"])
-        torch.manual_seed(seed)
+        torch.manual_seed(int(self.cfg["seed"]))
 
-        d, o = cfg["data"], cfg["optim"]
+    def _build_data(self) -> list:
+        """Cached training sources, the mixing sampler, the loader, and the validation set."""
+        d, seed = self.cfg["data"], int(self.cfg["seed"])
         self.scheme = get_scheme(d["scheme"])
         self.input_size = int(d["input_size"])
-        if self.input_size % 32:
-            raise ConfigError(f"data.input_size must be a multiple of 32, got {self.input_size}")
-        if not d["train"]:
-            raise ConfigError("data.train is empty: give at least one training source")
         if self.world > 1 and self.rank != 0:
             dist.barrier()  # rank 0 builds the crop caches first; the others then reuse them
-        sources = [build_source(e, d, self.scheme, cfg["augment"], seed, train=True)[0] for e in d["train"]]
+        sources = [build_source(e, d, self.scheme, self.cfg["augment"], seed, train=True)[0] for e in d["train"]]
         self.train_data = MixDataset(sources)
         self.sampler = MixSampler([len(s) for s in sources], [float(e.get("ratio", 1.0)) for e in d["train"]],
                                   d.get("samples_per_epoch"), seed, self.rank, self.world)
-        self.batch_size = int(o["batch_size"])
+        self.batch_size = int(self.cfg["optim"]["batch_size"])
         self.steps_per_epoch = max(1, len(self.sampler) // self.batch_size)
         workers = int(d.get("workers", 0))
         self.loader = torch.utils.data.DataLoader(
@@ -142,13 +134,12 @@ class Trainer:
             self.val_data, self.val_records = build_source(d["val"], d, self.scheme, None, seed, train=False)
         if self.world > 1 and self.rank == 0:
             dist.barrier()
+        return sources
 
-        m = cfg["model"]
-        self.head = m["head"]
-        self.model, self.codec = model_and_codec(cfg, self.scheme)
-        if self.head == "heatmap" and getattr(self.model, "stride", None) != self.codec.stride:
-            raise ConfigError(f"the model's output stride (model.options.stride={self.model.stride}) differs from the "
-                              f"codec's (codec.stride={self.codec.stride}); set both to the same value")
+    def _build_model(self, sources: list, resume: bool) -> None:
+        """The network and its codec on the device (DDP-wrapped as ``self.net`` under torchrun)."""
+        self.head = self.cfg["model"]["head"]
+        self.model, self.codec = model_and_codec(self.cfg, self.scheme)
         if self.head == "regression" and not resume:
             self._init_mean_shape(sources[0])
         self.model.to(self.device)
@@ -159,6 +150,9 @@ class Trainer:
             self.net = torch.nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.cuda else None)
 
+    def _build_loss(self) -> None:
+        """The main loss (heatmap or coordinate, matching the head) and the optional auxiliary one."""
+        cfg = self.cfg
         lp = dict((cfg["loss"].get("params") or {}))
         self.loss_fn = create_loss(cfg["loss"]["name"], **lp)
         if self.loss_fn.kind != ("coords" if self.head == "regression" else "heatmap"):
@@ -169,22 +163,22 @@ class Trainer:
         self.aux = None
         if cfg.get("aux"):
             a = dict(cfg["aux"])
-            unknown = set(a) - {"loss", "weight", "params", "beta"}
-            if unknown or self.head != "heatmap":
-                raise ConfigError(f"aux takes loss, weight, params, beta (heatmap head only); got {sorted(a)}")
             self.aux = (create_loss(a.get("loss", "l1"), **(a.get("params") or {})), float(a.get("weight", 1.0)),
                         float(a.get("beta", self.codec.beta)))
 
+    def _build_optimizer(self) -> None:
+        """AdamW, warm-up + cosine schedule over the step budget, EMA, mixed precision on CUDA."""
+        o = self.cfg["optim"]
         self.total_steps = int(o["max_steps"] or int(o["epochs"]) * self.steps_per_epoch)
         self.epochs = math.ceil(self.total_steps / self.steps_per_epoch)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=float(o["lr"]),
                                            weight_decay=float(o["weight_decay"]))
-        warm, floor = int(o["warmup_steps"]), float(o["min_lr_ratio"])
+        warm, floor, total = int(o["warmup_steps"]), float(o["min_lr_ratio"]), self.total_steps
 
         def lr_at(step: int) -> float:
             if step < warm:
                 return (step + 1) / warm
-            t = min(1.0, (step - warm) / max(1, self.total_steps - warm))
+            t = min(1.0, (step - warm) / max(1, total - warm))
             return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
 
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_at)
@@ -193,17 +187,12 @@ class Trainer:
         if self.cuda:
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
-        self.epoch = self.step = 0
-        self.best = math.inf
-        self.skipped_batches = 0
-        if resume:
-            self._load_last()
 
     # ------------------------------------------------------------------ setup helpers
     def _init_mean_shape(self, ds) -> None:
         from heatmark.data.schemes import convert_points
 
-        pts = transform_points(ds._base, ds.cache.landmarks)
+        pts = transform_points(ds.base_matrix, ds.cache.landmarks)
         pts = convert_points(pts, ds.src_scheme, ds.scheme).mean(0) / self.input_size
         self.model.init_mean_shape(torch.as_tensor(pts, dtype=torch.float32))
 
@@ -354,6 +343,8 @@ class Trainer:
 
         if self.main:
             self.out.mkdir(parents=True, exist_ok=True)
+            for p in remove_stale_temporaries(self.out):  # left by a process killed mid-write
+                self.log(f"removed stale temporary {p}")
             (self.out / "config.json").write_text(json.dumps(self.cfg, indent=1))
             self._trim_metrics_log()
             self.log(f"training {self.head} {self.cfg['model']['backbone']} ({count_parameters(self.model) / 1e6:.2f} M "

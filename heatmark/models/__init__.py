@@ -6,6 +6,8 @@ import inspect
 
 from torch import nn
 
+from heatmark import _compat  # noqa: F401  (registers torchvision::nms before timm / smp import torchvision)
+
 from heatmark.errors import ConfigError
 from heatmark.models.backbones import BACKBONES, create_backbone
 from heatmark.models.common import count_parameters

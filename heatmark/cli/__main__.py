@@ -1,0 +1,5 @@
+import sys
+
+from heatmark.cli import main
+
+sys.exit(main())

@@ -1,0 +1,89 @@
+"""``heatmark bench``: decoders, models, landmark-stage speed, and the synthetic→real benchmark grid."""
+
+from __future__ import annotations
+
+import argparse
+
+from heatmark.cli.common import WEIGHTS_HELP, positive_int, print_table, weights
+
+
+def add_arguments(bench: argparse.ArgumentParser) -> None:
+    bsub = bench.add_subparsers(dest="bench_command", metavar="SUBCOMMAND")
+    bd = bsub.add_parser("decode", help="time every heatmap decoder on one batch")
+    bd.add_argument("--batch", type=positive_int, default=32)
+    bd.add_argument("--points", type=positive_int, default=68)
+    bd.add_argument("--size", type=positive_int, default=64, help="heatmap side")
+    bd.add_argument("--sigma", type=float, default=2.0)
+    bd.add_argument("--repeats", type=positive_int, default=30)
+    bm = bsub.add_parser("models", help="parameters and CPU ms/image of every backbone x head")
+    bm.add_argument("--size", type=positive_int, default=128, help="input side")
+    bm.add_argument("--batch", type=positive_int, nargs="+", default=[1, 32])
+    bm.add_argument("--points", type=positive_int, default=68)
+    bm.add_argument("--repeats", type=positive_int, default=5)
+    bm.add_argument("--head", choices=["regression", "heatmap"], help="only this head")
+    bt = bsub.add_parser("transfer", help="run (or resume) a benchmark grid and write its report")
+    bt.add_argument("--grid", required=True, help="grid YAML, e.g. configs/bench/transfer.yaml")
+    bt.add_argument("--out", help="results folder (default: the grid's 'out')")
+    bt.add_argument("--report", help="report path (default: the grid's 'report' or docs/benchmark.md)")
+    bt.add_argument("--only", nargs="+", metavar="STUDY", help="run only these studies")
+    bt.add_argument("--report-only", action="store_true", help="no training: rebuild the report from results")
+    bt.add_argument("--remeasure-speed", action="store_true",
+                    help="no training: time every finished run again (run it on a quiet machine), then report")
+    bs = bsub.add_parser("speed", help="ms/face of the landmark stage, torch and onnxruntime, batch 1 and 32")
+    bs.add_argument("--weights", help=WEIGHTS_HELP)
+    bs.add_argument("--batch", type=positive_int, nargs="+", default=[1, 32])
+    bs.add_argument("--repeats", type=positive_int, default=20)
+    bench.set_defaults(_parser=bench)
+
+
+def run(args: argparse.Namespace) -> int:
+    handlers = {"decode": decode, "models": models, "transfer": transfer, "speed": speed}
+    if args.bench_command not in handlers:
+        args._parser.print_help()
+        return 0
+    return handlers[args.bench_command](args)
+
+
+def transfer(args: argparse.Namespace) -> int:
+    from heatmark.engine.grid import load_grid, remeasure_speed, run_grid
+    from heatmark.engine.grid_report import write_report
+
+    grid = load_grid(args.grid)
+    if args.remeasure_speed:
+        remeasure_speed(grid, args.out, args.only)
+    elif not args.report_only:
+        run_grid(grid, args.out, args.only)
+    cmd = (f"heatmark bench transfer --grid {args.grid}" + (f" --out {args.out}" if args.out else "")
+           + (" --report-only" if grid.get("archived") else ""))
+    path = write_report(grid, args.out, args.report, command=cmd)
+    print(f"report: {path}")
+    return 0
+
+
+def speed(args: argparse.Namespace) -> int:
+    from heatmark.engine.bench import bench_speed, machine
+
+    w = weights(args)
+    rows = bench_speed(w, tuple(args.batch), args.repeats)
+    print_table(f"landmark stage (crop in, points out), {w.name} ({machine()})", rows,
+                {"ms_per_face": ".2f", "params_m": ".2f", "file_mb": ".1f"})
+    return 0
+
+
+def decode(args: argparse.Namespace) -> int:
+    from heatmark.engine.bench import bench_decode, machine
+
+    rows = bench_decode(args.batch, args.points, args.size, args.sigma, args.repeats)
+    print_table(f"decode {args.batch}x{args.points}x{args.size}x{args.size} heatmaps, sigma {args.sigma} "
+                f"({machine()})", rows, {"ms": ".2f", "error_heatmap_px": ".4f"})
+    return 0
+
+
+def models(args: argparse.Namespace) -> int:
+    from heatmark.engine.bench import DEFAULT_MODELS, bench_models, machine
+
+    chosen = [m for m in DEFAULT_MODELS if not args.head or m[0] == args.head]
+    rows = bench_models(args.size, tuple(args.batch), args.points, args.repeats, chosen)
+    fmt = {"params_m": ".2f", **{f"ms_per_image_b{b}": ".1f" for b in args.batch}}
+    print_table(f"models at {args.size}x{args.size}, forward on CPU ({machine()})", rows, fmt)
+    return 0

@@ -1,0 +1,64 @@
+"""What several commands share: weights and model arguments, image listing, tables, skipped-sample reports."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1]
+BUNDLED_SAMPLES = PACKAGE / "assets" / "samples"
+BUNDLED_PHOTO = BUNDLED_SAMPLES / "photo.jpg"
+WEIGHTS_HELP = "a .safetensors file, or a shipped model: default (synthetic-only; used when absent) or mixing"
+
+
+def report_skipped(errors) -> None:
+    """List the bad samples a --skip-bad run left out, one line each on stderr."""
+    for e in errors:
+        print(f"skipped: {e}", file=sys.stderr)
+
+
+def weights(args: argparse.Namespace) -> Path:
+    """--weights: a file, a shipped model's name (default, mixing), or absent for the default."""
+    from heatmark.api import resolve_weights
+
+    return resolve_weights(args.weights)
+
+
+def add_model_arguments(sp: argparse.ArgumentParser) -> None:
+    """--weights, --detector, --backend, --flip: the options of commands that run a Landmarker."""
+    sp.add_argument("--weights", help=WEIGHTS_HELP)
+    sp.add_argument("--detector", default="opencv", choices=["opencv", "dlib", "full"],
+                    help="face detector; 'full': each image is one face crop")
+    sp.add_argument("--backend", default="torch", choices=["torch", "onnx"])
+    sp.add_argument("--flip", action="store_true", help="horizontal-flip test-time augmentation")
+
+
+def landmarker(args: argparse.Namespace):
+    from heatmark.api import Landmarker
+
+    det = None if args.detector in ("full", "none") else args.detector
+    return Landmarker(args.weights, detector=det, backend=args.backend, flip=args.flip)
+
+
+def print_table(title: str, rows: list[dict], formats: dict[str, str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in rows[0]:
+        table.add_column(col, justify="right" if col in formats else "left")
+    for r in rows:
+        table.add_row(*[format(v, formats[k]) if k in formats else str(v) for k, v in r.items()])
+    Console(width=max(120, Console().width)).print(table)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1, with a message naming the value."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v

@@ -1,0 +1,59 @@
+"""Dataset readers. Each returns :class:`Records` of :class:`LandmarkRecord` in heatmark's single
+coordinate convention (0-based continuous pixels, origin at the top-left corner of the top-left
+pixel). Format conventions are converted here and nowhere else:
+
+=================  =====================================  ==================
+format             stored convention                      added on read
+=================  =====================================  ==================
+FaceSynthetics     continuous, origin at pixel corner     0
+300W / iBUG .pts   1-based, (1, 1) = centre of 1st pixel   -0.5
+COFW .mat          1-based (MATLAB)                        -0.5
+WFLW list          0-based, (0, 0) = centre of 1st pixel   +0.5
+dlib XML           0-based integer pixel indices           +0.5
+COCO-style JSON    as the source dataset (see ``offset``)  per dataset
+=================  =====================================  ==================
+
+With ``skip_bad=False`` (the default) the first bad sample raises :class:`DataError` naming the
+file; with ``skip_bad=True`` bad samples are skipped and listed in ``Records.skipped``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from heatmark.data.readers.common import DATASETS, INDEX_OFFSET, PTS_OFFSET, scheme_for_count
+from heatmark.data.readers.faces import read_facesynthetics, read_ldmks_txt, read_pts, read_pts_folder
+from heatmark.data.readers.files import read_coco_json, read_cofw, read_dlib_xml, read_wflw
+from heatmark.data.records import Records
+from heatmark.data.schemes import Scheme
+from heatmark.errors import DataError
+
+
+# ------------------------------------------------------------------ dispatcher
+def load_dataset(name: str, root: str | Path, scheme: str | Scheme | None = None, skip_bad: bool = False) -> Records:
+    """Read a dataset by name: ``facesynthetics``, ``300w``, ``wflw``, ``cofw``, ``folder``, ``dlib``, ``coco``.
+
+    A ``.json`` root is read as COCO-style keypoints whatever the name (mmpose's 300W/WFLW/COFW files).
+    """
+    name = name.lower()
+    root = Path(root)
+    if name not in DATASETS:
+        raise DataError(None, f"unknown dataset {name!r}", f"valid names: {', '.join(DATASETS)}")
+    if root.suffix.lower() == ".json" or name == "coco":
+        default = {"300w": "ibug68", "wflw": "wflw98", "cofw": "cofw29"}.get(name)
+        return read_coco_json(root, scheme=scheme or default, skip_bad=skip_bad)
+    if name == "facesynthetics":
+        return read_facesynthetics(root, skip_bad=skip_bad)
+    if name == "300w":
+        return read_pts_folder(root, scheme=scheme or "ibug68", skip_bad=skip_bad)
+    if name == "folder":
+        return read_pts_folder(root, scheme=scheme, skip_bad=skip_bad)
+    if name == "wflw":
+        return read_wflw(root, skip_bad=skip_bad)
+    if name == "cofw":
+        return read_cofw(root, skip_bad=skip_bad)
+    return read_dlib_xml(root, skip_bad=skip_bad)
+
+
+__all__ = ["DATASETS", "INDEX_OFFSET", "PTS_OFFSET", "load_dataset", "read_coco_json", "read_cofw", "read_dlib_xml",
+           "read_facesynthetics", "read_ldmks_txt", "read_pts", "read_pts_folder", "read_wflw", "scheme_for_count"]
