@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from heatmark.checkpoint import load_model
-from heatmark.codecs.tta import decode_flip_tta
 from heatmark.data.crops import SquareBox, box_from_landmarks, crop_matrix, invert, transform_points, warp
 from heatmark.data.image_io import read_image, to_rgb_uint8
 from heatmark.detect import crop_box_from_detection, get_detector
 from heatmark.errors import DataError, HeatmarkError
+from heatmark.inference import CropPredictor
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -97,22 +96,14 @@ class Landmarker:
                  backend: str = "torch", flip: bool = False, decoder: str | None = None, onnx_path=None):
         self.weights = resolve_weights(weights)
         self.model, self.codec, self.scheme, self.meta = load_model(self.weights)
-        self.device = torch.device(device)
-        self.model.to(self.device)
         self.input_size = int(self.meta["input_size"])
         self.box_scale = float(self.meta["box_scale"])
-        self.flip, self.decoder = flip, decoder
+        self.flip, self.decoder, self.backend = flip, decoder, backend
+        self.predictor = CropPredictor(self.model, self.codec, self.scheme, self.input_size, backend, device, flip,
+                                       decoder, onnx_path)
+        self.device = self.predictor.device
         self._detector_spec = detector
         self._detector = None
-        self._flip_index = torch.as_tensor(self.scheme.flip_index)
-        self.backend = backend
-        self._ort = None
-        if backend == "onnx":
-            from heatmark.export import onnx_session
-
-            self._ort = onnx_session(self.model, self.input_size, onnx_path)
-        elif backend != "torch":
-            raise HeatmarkError(f"backend must be 'torch' or 'onnx', got {backend!r}")
 
     @classmethod
     def from_pretrained(cls, path: str | Path, **kw) -> Landmarker:
@@ -125,34 +116,9 @@ class Landmarker:
         return self._detector
 
     # ------------------------------------------------------------------ network
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self._ort is not None:
-            out = self._ort.run(None, {"image": x.numpy()})[0]
-            return torch.from_numpy(out)
-        with torch.inference_mode():
-            return self.model(x.to(self.device)).float().cpu()
-
     def run_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, S, S, 3) uint8 crops → points (N, K, 2) in crop pixels, scores (N, K)."""
-        x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float().div_(255.0)
-        if self._ort is not None and len(x) <= 4:
-            # a few faces through onnxruntime: decode them on one torch thread. Waking torch's thread pool for
-            # such small tensors costs more than it saves, and its threads then spin against onnxruntime's
-            # (landmark stage at batch 1: 3.0 ms instead of 3.7-5.2 ms on the 2-core CPU).
-            n = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
-                return self._run(x)
-            finally:
-                torch.set_num_threads(n)
-        return self._run(x)
-
-    def _run(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        if self.flip:
-            pts, scores = decode_flip_tta(self._forward, self.codec, x, self._flip_index, self.decoder)
-        else:
-            pts, scores = self.codec.decode(self._forward(x), self.decoder)
-        return pts.double().numpy(), scores.numpy()
+        return self.predictor.run_crops(crops)
 
     def predict_boxes(self, rgb: np.ndarray, crop_boxes: list[SquareBox]) -> tuple[np.ndarray, np.ndarray]:
         """Landmarks for square crop boxes of one image: (N, K, 2) image pixels, (N, K) scores."""

@@ -108,3 +108,17 @@ def test_stale_temporaries_of_dead_processes_are_removed(tmp_path):
     removed = remove_stale_temporaries(tmp_path)
     assert [p.name for p in removed] == [f".last.safetensors.tmp-{dead.pid}"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [f".best.safetensors.tmp-{os.getpid()}", "last.safetensors"]
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_eval_measures_what_landmarker_returns(tiny_weights, fixtures, flip):
+    """Same crops, same network call, same decoder: eval's predictions are Landmarker's (GT boxes)."""
+    from heatmark.api import Landmarker
+    from heatmark.engine.evaluate import evaluate_weights
+
+    res = evaluate_weights(tiny_weights["heatmap"], "300w", fixtures / "300w", flip=flip, device="cpu")
+    lm = Landmarker(tiny_weights["heatmap"], detector=None, flip=flip)
+    for r, p in zip(res.records, res.pred):
+        lo, hi = r.landmarks.min(0), r.landmarks.max(0)
+        face = lm.predict(r.load_image(), boxes=[[*lo, *hi]])[0]
+        np.testing.assert_allclose(face.landmarks, p, atol=1e-3)

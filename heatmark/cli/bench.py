@@ -26,6 +26,8 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
     bt.add_argument("--out", help="results folder (default: the grid's 'out')")
     bt.add_argument("--report", help="report path (default: the grid's 'report' or docs/benchmark.md)")
     bt.add_argument("--only", nargs="+", metavar="STUDY", help="run only these studies")
+    bt.add_argument("--seeds", nargs="+", type=int, metavar="SEED", help="train only these seeds (e.g. to split "
+                    "a study's seeds between two processes)")
     bt.add_argument("--report-only", action="store_true", help="no training: rebuild the report from results")
     bt.add_argument("--remeasure-speed", action="store_true",
                     help="no training: time every finished run again (run it on a quiet machine), then report")
@@ -52,7 +54,7 @@ def transfer(args: argparse.Namespace) -> int:
     if args.remeasure_speed:
         remeasure_speed(grid, args.out, args.only)
     elif not args.report_only:
-        run_grid(grid, args.out, args.only)
+        run_grid(grid, args.out, args.only, seeds=args.seeds)
     cmd = (f"heatmark bench transfer --grid {args.grid}" + (f" --out {args.out}" if args.out else "")
            + (" --report-only" if grid.get("archived") else ""))
     path = write_report(grid, args.out, args.report, command=cmd)

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from heatmark.codecs.tta import decode_flip_tta
 from heatmark.data.crops import invert, transform_points
 from heatmark.data.dataset import LandmarkDataset
 from heatmark.data.records import Records
@@ -23,31 +22,24 @@ from heatmark.engine.data import collate
 from heatmark.engine.device import pick_device
 from heatmark.engine.metrics import nme, summarize
 from heatmark.errors import ConfigError
+from heatmark.inference import CropPredictor
 
 SUBSETS_300W = {"common": ("lfpw", "helen"), "challenging": ("ibug",)}
 
 
-@torch.inference_mode()
 def predict_dataset(model: torch.nn.Module, codec, dataset: LandmarkDataset, batch_size: int = 32,
                     device: str | torch.device = "cpu", indices: list[int] | None = None,
-                    decoder: str | None = None, flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Predictions (N, K, 2) in original-image pixels (model scheme) and scores (N, K). ``flip``: average
-    with the mirrored prediction on the flipped crop (test-time augmentation, as ``Landmarker(flip=True)``)."""
-    model.eval()
+                    decoder: str | None = None, flip: bool = False, backend: str = "torch") -> tuple[np.ndarray, np.ndarray]:
+    """Predictions (N, K, 2) in original-image pixels (model scheme) and scores (N, K), through the same
+    :class:`~heatmark.inference.CropPredictor` as ``Landmarker`` (``flip``: flip test-time augmentation)."""
+    predictor = CropPredictor(model, codec, dataset.scheme, dataset.input_size, backend, device, flip, decoder)
     idx = list(range(len(dataset))) if indices is None else list(indices)
     preds, scores = [], []
     for start in range(0, len(idx), batch_size):
         batch = collate([dataset[i] for i in idx[start:start + batch_size]])
-        x = batch["image"].to(device)
-        if x.is_cuda:
-            x = x.contiguous(memory_format=torch.channels_last)
-        if flip:
-            pts, score = decode_flip_tta(lambda t: model(t).float(), codec, x, dataset.scheme.flip_index, decoder)
-        else:
-            pts, score = codec.decode(model(x).float(), decoder)
-        m_inv = invert(batch["matrix"].numpy())
-        preds.append(transform_points(m_inv, pts.cpu().double().numpy()))
-        scores.append(score.cpu().numpy())
+        pts, score = predictor(batch["image"])
+        preds.append(transform_points(invert(batch["matrix"].numpy()), pts))
+        scores.append(score)
     k = dataset.scheme.num_points
     if not preds:
         return np.zeros((0, k, 2)), np.zeros((0, k))

@@ -272,7 +272,9 @@ def run_lock(run_dir: Path):
     return FileLock(run_dir / "running.lock")
 
 
-def run_grid(grid: dict, out: str | Path | None = None, only: list[str] | None = None, log=print) -> None:
+def run_grid(grid: dict, out: str | Path | None = None, only: list[str] | None = None, log=print,
+             seeds: list[int] | None = None) -> None:
+    """Train and evaluate every unfinished run (of the studies in ``only``, of the seeds in ``seeds``)."""
     out = results_dir(grid, out)
     if grid.get("archived"):
         raise ConfigError(f"{grid.get('_path', 'grid')}: archived grid, its results cannot be trained again with "
@@ -285,6 +287,8 @@ def run_grid(grid: dict, out: str | Path | None = None, only: list[str] | None =
             continue
         for run in study["runs"]:
             for seed in study.get("seeds") or [0]:
+                if seeds is not None and seed not in seeds:
+                    continue
                 cfg = run_config(grid, run, seed)
                 run_dir = out / "runs" / run_key(cfg)
                 done = run_dir / "result.json"
