@@ -39,6 +39,11 @@ class AugmentConfig:
     saturation: float = 0.0  # ± shift (0-255 scale)
     hue: float = 0.0  # ± shift (degrees on OpenCV's 0-180 hue scale)
     background: float = 0.0  # probability of replacing the background (needs a segmentation)
+    parts: float = 0.0  # probability of per-part colour changes (needs a segmentation; data.appearance)
+    shading: float = 0.0  # probability of a random directional light and spot
+    camera: float = 0.0  # probability of camera effects (downscale blur, noise, JPEG)
+    style: float = 0.0  # probability of colour-statistics transfer from a real photo (needs style_images)
+    style_images: str | None = None  # folder of unlabeled real photos for ``style``
 
     @property
     def geometric(self) -> bool:
@@ -52,6 +57,7 @@ PRESETS: dict[str, AugmentConfig] = {
     "occlusion_translation": AugmentConfig(translate=0.08, occlusion=0.5),
     "full": _FULL,
     "full_bg": replace(_FULL, background=0.8),
+    "appearance": replace(_FULL, background=0.8, parts=0.8, shading=0.4, camera=0.4),
 }
 
 
@@ -73,9 +79,14 @@ def make_augment_config(spec: str | dict | AugmentConfig | None) -> AugmentConfi
         if unknown:
             raise ConfigError(f"unknown augmentation keys {sorted(unknown)}; valid: {sorted(valid | {'preset'})}")
         try:
-            return replace(base, **{k: float(v) for k, v in spec.items()})
+            cfg = replace(base, **{k: (None if v is None else str(v)) if k == "style_images" else float(v)
+                                   for k, v in spec.items()})
         except (TypeError, ValueError) as e:
             raise ConfigError(f"augmentation values must be numbers ({e})") from None
+        if cfg.style and not cfg.style_images:
+            raise ConfigError("augment.style needs augment.style_images: a folder of real photos (only the "
+                              "images are read)")
+        return cfg
     raise ConfigError(f"augmentation must be a preset name or a mapping, got {type(spec).__name__}")
 
 

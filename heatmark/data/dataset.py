@@ -42,6 +42,11 @@ class LandmarkDataset(torch.utils.data.Dataset):
         self.seed = int(seed)
         self.epoch = 0
         self.background_pool = background_pool
+        self.style_pool = None
+        if self.aug.style:
+            from heatmark.data.appearance import style_statistics
+
+            self.style_pool = style_statistics(self.aug.style_images)
         self._flip_index = self.src_scheme.flip_index
         # base matrices cache-crop → input crop (no augmentation), one per sample
         self.base_matrix = np.stack([crop_matrix(box_from_landmarks(lm, self.box_scale, vis), self.input_size)
@@ -76,16 +81,36 @@ class LandmarkDataset(torch.utils.data.Dataset):
         vis = c.visible[index].copy()
         if flip:  # the matrix mirrored the coordinates; swap left/right indices
             pts, vis = pts[self._flip_index], vis[self._flip_index]
-        if self.aug.background and c.masks is not None and rng.random() < self.aug.background:
-            import cv2
-
-            mask = warp(np.asarray(c.masks[index]), m, s, interpolation=cv2.INTER_NEAREST)
-            image = replace_background(image, mask, rng, self.background_pool)
-        image = self.photometric(image, seed % (2**31))
+        image = self._appearance(image, index, m, rng, seed)
         pts = convert_points(pts, self.src_scheme, self.scheme)
         vis = convert_points(vis[:, None], self.src_scheme, self.scheme)[:, 0]
         return {"image": image, "landmarks": pts, "visible": vis,
                 "matrix": m @ c.matrices[index], "index": index, "flipped": flip}
+
+    def _appearance(self, image: np.ndarray, index: int, m: np.ndarray, rng: np.random.Generator,
+                    seed: int) -> np.ndarray:
+        """Colour-only changes (no pixel moves): background, parts, shading, style, photometric, camera.
+        A disabled step draws no random number, so older configs keep their exact augmentations."""
+        import cv2
+
+        from heatmark.data import appearance
+
+        a, masks = self.aug, self.cache.masks
+        mask = None
+        if masks is not None and (a.background or a.parts):
+            mask = warp(np.asarray(masks[index]), m, self.input_size, interpolation=cv2.INTER_NEAREST)
+        if a.background and mask is not None and rng.random() < a.background:
+            image = replace_background(image, mask, rng, self.background_pool)
+        if a.parts and mask is not None and rng.random() < a.parts:
+            image = appearance.part_colours(image, mask, rng)
+        if a.shading and rng.random() < a.shading:
+            image = appearance.shading(image, rng)
+        if self.style_pool is not None and rng.random() < a.style:
+            image = appearance.transfer_style(image, self.style_pool, rng)
+        image = self.photometric(image, seed % (2**31))
+        if a.camera and rng.random() < a.camera:
+            image = appearance.camera(image, rng)
+        return image
 
     def __getitem__(self, index: int | tuple[int, int] | tuple[int, int, int]) -> dict:
         """``index``, ``(index, epoch)`` or ``(index, epoch, draw)``."""
