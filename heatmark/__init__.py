@@ -11,10 +11,24 @@ class _TorchvisionShim:
     itself stays light (no torch) until then."""
 
     def find_spec(self, name, path=None, target=None):
-        if name == "torchvision":
-            _sys.meta_path.remove(self)
-            from heatmark import _compat  # noqa: F401  (imports torch, registers torchvision::nms if missing)
-        return None
+        if name != "torchvision":
+            return None
+        _sys.meta_path.remove(self)
+        import importlib.util
+
+        from heatmark import _compat  # imports torch, registers torchvision::nms if missing
+
+        spec = importlib.util.find_spec("torchvision")
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        run = spec.loader.exec_module
+
+        def exec_module(module):  # after torchvision's own import: its nms wrappers use the fallback too
+            run(module)
+            _compat.patch_torchvision_python_ops()
+
+        spec.loader.exec_module = exec_module
+        return spec
 
 
 if "torchvision" not in _sys.modules and not any(isinstance(f, _TorchvisionShim) for f in _sys.meta_path):

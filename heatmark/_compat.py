@@ -96,6 +96,28 @@ def _register_fallback() -> None:
     _FALLBACK_LIB = lib
 
 
+def patch_torchvision_python_ops() -> bool:
+    """With the fallback in place, make ``torchvision.ops.nms`` and ``batched_nms`` use it: torchvision's
+    Python wrappers refuse to run (``_assert_has_ops``) when its compiled library failed to load, even though
+    the operator now exists. Only these two wrappers are patched; other compiled ops (roi_align, ...) still say
+    they are missing. Returns whether anything was patched."""
+    if _STATE != "fallback":
+        return False
+    from torchvision.ops import boxes
+
+    def nms(boxes_: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
+        if boxes_.is_quantized:
+            return torch.ops.torchvision.qnms(boxes_.int_repr(), scores.int_repr(), iou_threshold)
+        return torch.ops.torchvision.nms(boxes_, scores, iou_threshold)
+
+    nms.__doc__ = boxes.nms.__doc__
+    boxes.nms = nms  # batched_nms calls the module's nms
+    import torchvision.ops
+
+    torchvision.ops.nms = nms
+    return True
+
+
 def ensure_torchvision_ops() -> str:
     """Make ``import torchvision`` work. Returns ``"native"``, ``"fallback"`` or ``"absent"``."""
     global _STATE

@@ -12,6 +12,7 @@ pixel (the centre of pixel (0, 0) is (0.5, 0.5)).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,13 +42,51 @@ def default_weights(variant: str = "default") -> Path:
 
 
 def resolve_weights(weights: str | Path | None) -> Path:
-    """None → the shipped default; the name of a shipped model (``"mixing"``) → its file; else a path."""
+    """None → the shipped default; a shipped model's name (``"mixing"``) → its file, even when a file or folder
+    of that name sits in the working directory (write ``./mixing`` for that); anything else → a path."""
     if weights is None or str(weights) == "":
         return default_weights()
     s = str(weights)
+    if isinstance(weights, str) and s in shipped_models():
+        return default_weights(s)
     if "/" not in s and "\\" not in s and not s.endswith(".safetensors") and not Path(s).exists():
         return default_weights(s)
     return Path(weights)
+
+
+def shadowed_name(weights: str | Path | None) -> str | None:
+    """A note when ``weights`` names a shipped model and a local file or folder of that name exists too."""
+    if isinstance(weights, str) and weights in shipped_models() and Path(weights).exists():
+        return (f"note: --weights {weights} is the shipped model {default_weights(weights)}; the local "
+                f"{'folder' if Path(weights).is_dir() else 'file'} {weights!r} was not used (write ./{weights} for it)")
+    return None
+
+
+MAX_BOX_SIDE = 8.0  # a box side may be at most this many times the image's longer side
+
+
+def check_boxes(boxes, width: int, height: int) -> np.ndarray:
+    """User boxes as (N, 4) float32 x1 y1 x2 y2, or :class:`HeatmarkError` saying what is wrong with which box:
+    not 4 numbers, NaN/Inf, x2 <= x1 or y2 <= y1, no overlap with the image, or absurdly large."""
+    try:
+        arr = np.asarray(boxes, np.float64)
+    except (TypeError, ValueError):
+        raise HeatmarkError(f"boxes must be numbers [[x1, y1, x2, y2], ...], got {boxes!r}") from None
+    if arr.size == 0:
+        return np.zeros((0, 4), np.float32)
+    if arr.ndim > 2 or arr.shape[-1] != 4:
+        raise HeatmarkError(f"each box is 4 numbers x1, y1, x2, y2; got an array of shape {arr.shape}")
+    arr = arr.reshape(-1, 4)
+    for i, (x1, y1, x2, y2) in enumerate(arr):
+        if not np.isfinite([x1, y1, x2, y2]).all():
+            raise HeatmarkError(f"box {i} {[x1, y1, x2, y2]} has NaN or Inf")
+        if x2 <= x1 or y2 <= y1:
+            raise HeatmarkError(f"box {i} {[x1, y1, x2, y2]} has no area: x2 must exceed x1 and y2 exceed y1")
+        if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
+            raise HeatmarkError(f"box {i} {[x1, y1, x2, y2]} lies outside the {width}x{height} image")
+        if max(x2 - x1, y2 - y1) > MAX_BOX_SIDE * max(width, height):
+            raise HeatmarkError(f"box {i} {[x1, y1, x2, y2]} is over {MAX_BOX_SIDE:g}x the {width}x{height} image")
+    return arr.astype(np.float32)
 
 
 @dataclass
@@ -68,7 +107,7 @@ def as_rgb(image, color: str = "rgb") -> np.ndarray:
     """A path, a NumPy array (``color`` = "rgb" or "bgr"; grey and 4-channel arrays too) or a PIL image →
     RGB uint8 (H, W, 3)."""
     if isinstance(image, (str, Path)):
-        return read_image(image)
+        return read_image(image, orient=True)  # photos: as displayed (EXIF orientation applied)
     if hasattr(image, "convert") and hasattr(image, "size"):  # PIL.Image
         return np.asarray(image.convert("RGB"))
     arr = np.asarray(image)
@@ -104,6 +143,7 @@ class Landmarker:
         self.device = self.predictor.device
         self._detector_spec = detector
         self._detector = None
+        self._detector_lock = threading.Lock()  # OpenCV's Haar cascade is not thread-safe: one call at a time
 
     @classmethod
     def from_pretrained(cls, path: str | Path, **kw) -> Landmarker:
@@ -134,7 +174,9 @@ class Landmarker:
     def detect(self, image, color: str = "rgb") -> tuple[np.ndarray, np.ndarray]:
         if self.detector is None:
             raise HeatmarkError("no detector configured: pass boxes=... or create Landmarker(detector='opencv')")
-        return self.detector(as_rgb(image, color))
+        rgb = as_rgb(image, color)
+        with self._detector_lock:
+            return self.detector(rgb)
 
     def predict(self, image, boxes=None, color: str = "rgb") -> list[Face]:
         """One :class:`Face` per detected face (or per given box, x1 y1 x2 y2 in image pixels)."""
@@ -144,7 +186,7 @@ class Landmarker:
             boxes, det_scores = self.detect(rgb)
             name = getattr(self.detector, "name", None)
         else:
-            boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+            boxes = check_boxes(boxes, rgb.shape[1], rgb.shape[0])
             name = None
         crop_boxes = [crop_box_from_detection(b, name, self.box_scale) for b in boxes]
         pts, scores = self.predict_boxes(rgb, crop_boxes)

@@ -92,7 +92,9 @@ def test_augmentation_is_reproducible_and_flips_swap_indices(fixtures):
     np.testing.assert_array_equal(ds[(0, 0)]["image"], ds[(0, 0, 0)]["image"])
     assert not np.array_equal(ds.load(0, 0, draw=1)["image"], a["image"])
     assert not np.array_equal(ds[(0, 0, 1)]["image"], ds[(0, 0, 2)]["image"])
-    flipped = [d for d in (ds.load(i) for i in range(4)) for _ in [0] if d["flipped"]]
+    # full_bg flips half the draws: over 4 faces x 6 epochs both outcomes occur, and each is consistent
+    flips = [ds.load(i, e)["flipped"] for i in range(4) for e in range(6)]
+    assert 0 < sum(flips) < len(flips)
     ds_flip = LandmarkDataset(cache, 64, augment={"preset": "none", "flip": 1.0})
     for i in range(4):
         d = ds_flip.load(i)
@@ -105,7 +107,6 @@ def test_augmentation_is_reproducible_and_flips_swap_indices(fixtures):
 
         mapped = transform_points(d["matrix"], recs[i].landmarks)[ds_flip.scheme.flip_index]
         np.testing.assert_allclose(mapped, d["landmarks"], atol=1e-3)
-    assert isinstance(flipped, list)
 
 
 def test_background_replacement_changes_only_background(fixtures):

@@ -70,3 +70,16 @@ def test_fallback_registered_when_native_missing(monkeypatch):
     monkeypatch.setattr(_compat, "_register_fallback", lambda: calls.append(1))
     assert _compat.ensure_torchvision_ops() == "fallback"
     assert calls == [1]
+
+
+def test_torchvision_ops_nms_and_batched_nms_work_after_import_heatmark():
+    """The shim's claim, held: torchvision.ops.nms and batched_nms give the reference answer (issue 21, item 14)."""
+    code = (
+        "import heatmark, torch\n"
+        "from torchvision.ops import nms, batched_nms\n"
+        "b = torch.tensor([[0,0,10,10],[1,1,11,11],[50,50,60,60.]]); s = torch.tensor([.9,.8,.7])\n"
+        "print(nms(b, s, 0.5).tolist(), batched_nms(b, s, torch.tensor([0, 1, 0]), 0.5).tolist())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[0, 2] [0, 1, 2]"

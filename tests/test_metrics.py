@@ -29,6 +29,24 @@ def test_nme_ignores_hidden_points():
     assert nme(pred, gt, COFW29, visible=vis)[0] == 0.0
 
 
+def test_success_rate_ignores_hidden_points():
+    gt = np.random.default_rng(0).random((1, 29, 2)) * 100
+    pred = gt.copy()
+    pred[0, 3] += 50  # hidden (occluded) and far off: neither a success nor a failure
+    pred[0, 4] += 10  # visible and 10 px off: a failure at 5 px
+    vis = np.ones((1, 29), bool)
+    vis[0, 3] = False
+    s = summarize(pred, gt, COFW29, visible=vis)
+    assert s["success@5px"] == pytest.approx(27 / 28 * 100)
+
+
+def test_mean_signed_error_shows_a_bias():
+    gt = np.zeros((1, 68, 2))
+    gt[:, 36], gt[:, 45] = [10, 50], [50, 50]  # inter-ocular 40
+    s = summarize(gt + [-2.0, 1.0], gt, IBUG68)
+    assert s["mean_signed_error"] == pytest.approx([-5.0, 2.5])  # % of the 40 px distance
+
+
 def test_fr_auc_known_values():
     e = np.array([0.0, 0.05, 0.2])
     assert failure_rate(e, 0.1) == pytest.approx(1 / 3)

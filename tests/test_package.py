@@ -39,7 +39,11 @@ def test_package_writes_fp16_weights_and_a_measured_card(fixtures, tmp_path, mon
     card = json.loads(shipped.with_suffix(".json").read_text())["card"]
     assert card == meta["card"] and card["label"] == "fixture run"
     assert card["training_data"][0]["faces"] == 4 and card["accuracy"]["n"] == 6
-    assert 0 < card["accuracy"]["nme"] < 100 and card["speed"]["ms_per_face"]["torch b1"] > 0
+    from heatmark.engine.evaluate import evaluate_weights
+
+    again = evaluate_weights(shipped, "300w", fixtures / "300w", device="cpu").metrics  # the card's number, exactly
+    assert card["accuracy"]["nme"] == pytest.approx(again["nme"], abs=1e-6)
+    assert card["speed"]["ms_per_face"]["torch b1"] > 0
     for f in ("card.json", "curve.png", "metrics.jsonl", "ced.png", "best.png", "worst.png"):
         assert (tmp_path / "docs" / f).is_file(), f
     assert card["speed"]["file_mb"] < (run / "final.safetensors").stat().st_size / 1e6  # half the size

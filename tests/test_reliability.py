@@ -184,6 +184,7 @@ def test_nan_loss_skip_counts_batches(fixtures, tmp_path):
     assert last["skipped_batches"] == 2 and np.isfinite(last["train_loss"])
 
 
+@pytest.mark.slow
 def test_kill_during_checkpoint_write_leaves_loadable_files(fixtures, tmp_path):
     """SIGKILL while a checkpoint is being written (held open by a fault-injection delay)."""
     from test_train import _cli_train
@@ -195,7 +196,8 @@ def test_kill_during_checkpoint_write_leaves_loadable_files(fixtures, tmp_path):
     first = subprocess.run(one_epoch, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     env = {**os.environ, "HEATMARK_FAULT_SLOW_SAVE": "5"}
-    p = subprocess.Popen(cmd + ["--resume"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # --force: the resumed run has a longer budget (--epochs 3 instead of --max-steps 2), a changed config
+    p = subprocess.Popen(cmd + ["--resume", "--force"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and not list(out.glob(".*.tmp-*")):
         time.sleep(0.05)
@@ -204,7 +206,7 @@ def test_kill_during_checkpoint_write_leaves_loadable_files(fixtures, tmp_path):
     p.wait()
     for f in out.glob("*.safetensors"):
         load_tensors(f)
-    done = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd + ["--resume", "--force"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert json.loads((out / "last.json").read_text())["epoch"] == 3
 

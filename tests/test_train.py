@@ -62,7 +62,7 @@ def test_fresh_start_over_a_dead_attempt_starts_a_new_log(fixtures, tmp_path):
     out.mkdir()
     (out / "metrics.jsonl").write_text(json.dumps({"epoch": 1, "step": 4, "train_loss": 9.0}) + "\n"
                                        + json.dumps({"epoch": 2, "step": 8, "train_loss": 8.0}) + "\n")
-    Trainer(small_cfg(fixtures, tmp_path, epochs=1), out, progress=False, log=_quiet).fit()
+    Trainer(small_cfg(fixtures, tmp_path, epochs=1), out, progress=False, log=_quiet, force=True).fit()
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [x["epoch"] for x in lines] == [1] and lines[0]["train_loss"] != 9.0
 
@@ -142,10 +142,12 @@ def _cli_train(fixtures, tmp_path, out, extra=()):
             "--set", "data.workers=0", "--set", "optim.batch_size=2", "--set", "augment=none", *extra]
 
 
+@pytest.mark.slow
 def test_sigkill_during_training_then_resume(fixtures, tmp_path):
     out = tmp_path / "run"
     cmd = _cli_train(fixtures, tmp_path, out, ["--epochs", "6", "--set", "data.samples_per_epoch=12"])
     rng = np.random.default_rng(0)
+    killed = 0
     for attempt in range(3):  # kill at a random moment after the first checkpoint, three times
         p = subprocess.Popen(cmd + (["--resume"] if attempt else []), stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
@@ -159,9 +161,11 @@ def test_sigkill_during_training_then_resume(fixtures, tmp_path):
         if p.poll() is None:
             os.kill(p.pid, signal.SIGKILL)
         p.wait()
+        killed += p.returncode == -signal.SIGKILL
         for f in out.glob("*.safetensors"):  # everything left behind loads
             load_tensors(f)
         assert json.loads((out / "last.json").read_text())["epoch"] >= start_epoch
+    assert killed >= 1, "no attempt was killed mid-run: the test did not test resuming"
     done = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     epochs = [json.loads(x)["epoch"] for x in (out / "metrics.jsonl").read_text().splitlines()]

@@ -19,9 +19,13 @@ def report_skipped(errors) -> None:
 
 
 def weights(args: argparse.Namespace) -> Path:
-    """--weights: a file, a shipped model's name (default, mixing), or absent for the default."""
-    from heatmark.api import resolve_weights
+    """--weights: a file, a shipped model's name (default, mixing), or absent for the default. Says on stderr
+    when a shipped name is also a local path (the shipped model wins)."""
+    from heatmark.api import resolve_weights, shadowed_name
 
+    note = shadowed_name(args.weights)
+    if note:
+        print(note, file=sys.stderr)
     return resolve_weights(args.weights)
 
 
@@ -38,7 +42,7 @@ def landmarker(args: argparse.Namespace):
     from heatmark.api import Landmarker
 
     det = None if args.detector in ("full", "none") else args.detector
-    return Landmarker(args.weights, detector=det, backend=args.backend, flip=args.flip)
+    return Landmarker(weights(args), detector=det, backend=args.backend, flip=args.flip)
 
 
 def print_table(title: str, rows: list[dict], formats: dict[str, str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from heatmark.cli.common import WEIGHTS_HELP, positive_int, print_table, report_skipped, weights
@@ -38,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
                               adapter=args.adapter)
     res = result.metrics
     report_skipped(res.get("skipped", []))
+    for e in res.get("excluded", []):
+        print(f"excluded: {e}", file=sys.stderr)
     if args.boxes == "detector":
         print(f"{args.detector} detector found {res['found']} of {res['faces']} faces "
               f"(recall {res['detector_recall'] * 100:.1f}%); metrics are over the found faces")
@@ -47,8 +50,12 @@ def run(args: argparse.Namespace) -> int:
     for name in ("common", "challenging", "full"):
         if name in res:
             rows.append({"set": name, **{k: res[name][k] for k in rows[0] if k != "set"}})
-    print_table(f"{args.dataset} {args.root} ({res['scheme']}, NME/FR/AUC in %, norm {args.norm})", rows,
+    excluded = f", {len(res['excluded'])} excluded" if res.get("excluded") else ""
+    print_table(f"{args.dataset} {args.root} ({res['scheme']}, NME/FR/AUC in %, norm {args.norm}{excluded})", rows,
                 {k: ".3f" for k in rows[0] if k not in ("set", "n")})
+    if "mean_signed_error" in res:
+        dx, dy = res["mean_signed_error"]
+        print(f"mean signed error: x {dx:+.3f} %, y {dy:+.3f} % of the normalising distance (a bias, if not ~0)")
     regions = res.get("region_nme") or {}
     if regions:
         print_table("NME per region (%)", [regions], {k: ".3f" for k in regions})

@@ -35,33 +35,55 @@ def iter_images(inputs: list[str], recursive: bool):
             raise DataError(p, "file or folder not found")
 
 
+def output_names(images: list[Path]) -> list[str]:
+    """The output stem of each image: its name, prefixed by its folders when another image has the same name."""
+    used: set[str] = set()
+    stems = []
+    for path in images:
+        stem = path.stem
+        if stem in used:  # same name in another folder: prefix the folder names (deterministic order)
+            stem = "__".join([*path.parent.parts[-2:], path.stem]).replace(":", "")
+        used.add(stem)
+        stems.append(stem)
+    return stems
+
+
+def refuse_overwrite(images: list[Path], out: Path, no_images: bool) -> None:
+    """Stop before anything is written if an output file would replace one of the input images."""
+    from heatmark.errors import HeatmarkError
+
+    inputs = {p.resolve() for p in images}
+    for path, stem in zip(images, output_names(images)):
+        for target in ([] if no_images else [out / f"{stem}.png"]) + [out / f"{stem}.json"]:
+            if target.resolve() in inputs:
+                raise HeatmarkError(f"--out {out} would overwrite the input image {target}; write the results to "
+                                    "another folder (heatmark never replaces an input)")
+
+
 def run(args: argparse.Namespace) -> int:
     import json
     import time
 
     from heatmark.atomic import atomic_write
-    from heatmark.data.image_io import read_image, write_image
+    from heatmark.data.image_io import read_image_info, write_image
     from heatmark.data.visualize import draw_landmarks
     from heatmark.errors import DataError
 
-    lm = landmarker(args)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     inputs = args.inputs or [str(BUNDLED_PHOTO)]
+    images = list(iter_images(inputs, args.recursive))
+    out = Path(args.out)
+    refuse_overwrite(images, out, args.no_images)
+    lm = landmarker(args)
+    out.mkdir(parents=True, exist_ok=True)
     n_img = n_faces = n_skipped = n_resumed = 0
     bad: list[str] = []
     t0 = time.perf_counter()
-    used: set[str] = set()
-    for path in iter_images(inputs, args.recursive):
-        stem = path.stem
-        if stem in used:  # same name in another folder: prefix the folder names (deterministic order)
-            stem = "__".join([*path.parent.parts[-2:], path.stem]).replace(":", "")
-        used.add(stem)
+    for path, stem in zip(images, output_names(images)):
         if (out / f"{stem}.json").is_file() and args.resume:
             n_resumed += 1
             continue
         try:
-            rgb = read_image(path)
+            rgb, info = read_image_info(path)
         except DataError as e:
             if not args.skip_bad:
                 raise
@@ -76,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
             shown = draw_landmarks(shown, f.landmarks, lm.scheme)
         if not args.no_images:
             write_image(out / f"{stem}.png", shown)
-        doc = {"image": str(path), "width": w, "height": h, "weights": str(lm.weights), "faces": [f.to_dict() for f in faces]}
+        doc = {"image": str(path), "width": w, "height": h, **info, "weights": str(lm.weights),
+               "faces": [f.to_dict() for f in faces]}
         atomic_write(out / f"{stem}.json", json.dumps(doc))  # the JSON appears last and whole: --resume trusts it
         n_img += 1
         n_faces += len(faces)

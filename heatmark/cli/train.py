@@ -19,6 +19,8 @@ def add_arguments(tr: argparse.ArgumentParser) -> None:
     tr.add_argument("--max-steps", type=int, help="stop after this many optimiser steps (a fixed budget)")
     tr.add_argument("--seed", type=int)
     tr.add_argument("--resume", action="store_true", help="continue from RUN/last.safetensors")
+    tr.add_argument("--force", action="store_true", help="start over in a folder that holds a run, or resume "
+                    "with a changed config")
     tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. loss.name=awing")
     tr.add_argument("--device", default="auto",
                     help="auto (a GPU with mixed precision when torch sees one, else the CPU), cpu, cuda or cuda:N")
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from heatmark.engine.trainer import Trainer
 
     trainer = Trainer(cfg, args.out, resume=args.resume, device=args.device,
-                      progress=not args.quiet and sys.stdout.isatty())
+                      progress=not args.quiet and sys.stdout.isatty(), force=args.force)
     last = trainer.fit()
     if trainer.main:
         print(f"done: {last.get('step')} steps, last val NME {last.get('val_nme', float('nan')):.3f}% "

@@ -75,15 +75,34 @@ def subsets_300w(records: Records, root: str | Path) -> dict[str, np.ndarray]:
     return out
 
 
+MIN_NORM_PX = 1.0  # a face whose normalising distance (e.g. outer eye corners) is shorter cannot be scored
+
+
+def degenerate_faces(gt: np.ndarray, scheme: Scheme, norm: str = "default") -> np.ndarray:
+    """(N,) bool: annotations whose normalising distance is not finite or under :data:`MIN_NORM_PX` pixels
+    (coincident eye corners, say): their NME would divide by ~0."""
+    d = scheme.norm_distance(gt, None if norm == "default" else norm)
+    return ~np.isfinite(d) | (d < MIN_NORM_PX)
+
+
 def evaluate(pred: np.ndarray, model_scheme: Scheme, records: Records, norm: str = "default",
              subsets: dict[str, np.ndarray] | None = None) -> dict:
-    """Metrics on the whole set (and per subset). ``pred`` in original-image pixels, model scheme."""
+    """Metrics on the whole set (and per subset). ``pred`` in original-image pixels, model scheme. Faces whose
+    annotation cannot normalise an error are left out and named in ``excluded``."""
     p, g, vis, scheme = common_scheme(pred, model_scheme, records)
-    res = summarize(p, g, scheme, norm, vis)
+    bad = degenerate_faces(g, scheme, norm)
+    if bad.all():
+        raise ConfigError(f"none of the {len(records)} faces can be scored: every annotation's normalising "
+                          f"distance ({norm}) is under {MIN_NORM_PX:g} px")
+    keep = ~bad
+    res = summarize(p[keep], g[keep], scheme, norm, None if vis is None else vis[keep])
     res["scheme"] = scheme.name
+    res["excluded"] = [f"{records[i].annotation_path or records[i].image_path}: normalising distance under "
+                       f"{MIN_NORM_PX:g} px (degenerate annotation)" for i in np.flatnonzero(bad)]
     for name, mask in (subsets or {}).items():
-        if mask.any():
-            res[name] = summarize(p[mask], g[mask], scheme, norm, None if vis is None else vis[mask])
+        m = mask & keep
+        if m.any():
+            res[name] = summarize(p[m], g[m], scheme, norm, None if vis is None else vis[m])
     return res
 
 
@@ -165,6 +184,10 @@ def score(pred: np.ndarray, model_scheme: Scheme, records: Records, norm: str = 
     """Metrics and per-image NME of predictions (original-image pixels, model scheme) against ``records``."""
     metrics = evaluate(pred, model_scheme, records, norm, subsets)
     p, g, vis, sch = common_scheme(pred, model_scheme, records)
+    keep = ~degenerate_faces(g, sch, norm)
+    if not keep.all():
+        records = Records([r for r, k in zip(records, keep) if k])
+        pred, p, g, vis = pred[keep], p[keep], g[keep], None if vis is None else vis[keep]
     return Evaluation(metrics, pred, records, nme(p, g, sch, norm, vis), sch, p, g)
 
 

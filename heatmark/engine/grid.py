@@ -185,7 +185,7 @@ def train_and_evaluate(cfg: dict, run_dir: Path, log=print) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     resume = (run_dir / "last.safetensors").is_file()
-    trainer = Trainer(cfg, run_dir, resume=resume, progress=False, log=log)
+    trainer = Trainer(cfg, run_dir, resume=resume, progress=False, log=log, force=not resume)  # the grid owns it
     trainer.fit()
     train_s = time.perf_counter() - t0
     steps, device = trainer.step, str(trainer.device)

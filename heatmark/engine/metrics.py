@@ -62,7 +62,9 @@ def summarize(pred: np.ndarray, gt: np.ndarray, scheme: Scheme, norm: str = "def
         "norm": norm,
         "mean_error_px": float(np.nanmean(err)),
         "std_error_px": float(np.nanstd(err)),
-        f"success@{pixel_threshold:g}px": float(np.nanmean(err <= pixel_threshold) * 100),
+        # over the visible points only: a hidden point (err NaN) is neither a success nor a failure
+        f"success@{pixel_threshold:g}px": float(np.nanmean(np.where(np.isnan(err), np.nan, err <= pixel_threshold))
+                                                * 100),
     }
     for t in thresholds:
         out[f"fr@{t:.2f}"] = failure_rate(per_image, t) * 100
@@ -70,6 +72,11 @@ def summarize(pred: np.ndarray, gt: np.ndarray, scheme: Scheme, norm: str = "def
     d = scheme.norm_distance(np.asarray(gt), None if norm == "default" else norm)
     per_point = np.nanmean(err / d[:, None], 0) * 100
     out["per_point_nme"] = [round(float(v), 4) for v in per_point]
+    # mean signed error per axis (x, y), in % of the normalising distance: a label-convention bias shows here
+    signed = (np.asarray(pred, np.float64) - np.asarray(gt, np.float64)) / d[:, None, None]
+    if visible is not None:
+        signed = np.where(np.asarray(visible, bool)[..., None], signed, np.nan)
+    out["mean_signed_error"] = [round(float(v) * 100, 4) for v in np.nanmean(signed.reshape(-1, 2), 0)]
     regions = scheme.regions
     if regions:  # mean NME of each face region's points (jaw, brows, nose, eyes, mouth)
         out["region_nme"] = {r: float(np.mean(per_point[list(idx)])) for r, idx in regions.items()}

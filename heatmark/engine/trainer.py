@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from heatmark.codecs.decoders import decode_soft_argmax
 from heatmark.data.crops import transform_points
 from heatmark.data.schemes import get_scheme
 from heatmark.engine.device import pick_device
+from heatmark.engine.training_utils import EMA, config_changes, git_commit, refuse_existing_run
 from heatmark.engine.data import MixDataset, MixSampler, build_source, collate
 from heatmark.engine.evaluate import evaluate, predict_dataset
 from heatmark.errors import ConfigError, HeatmarkError
@@ -39,31 +39,6 @@ from heatmark.models import count_parameters, create_model
 
 class TrainingDiverged(HeatmarkError):
     """The loss became NaN or Inf."""
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).parent)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-class EMA:
-    """Exponential moving average of a model's parameters and buffers."""
-
-    def __init__(self, model: torch.nn.Module, decay: float):
-        self.decay = decay
-        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-    @torch.no_grad()
-    def update(self, model: torch.nn.Module) -> None:
-        for k, v in model.state_dict().items():
-            if v.dtype.is_floating_point:
-                self.shadow[k].mul_(self.decay).add_(v.detach(), alpha=1 - self.decay)
-            else:
-                self.shadow[k].copy_(v)
 
 
 def model_and_codec(cfg: dict, scheme) -> tuple[torch.nn.Module, object]:
@@ -85,10 +60,14 @@ def _dist_info(device: str | None) -> tuple[int, int, torch.device]:
 
 class Trainer:
     def __init__(self, cfg: dict, out_dir: str | Path, resume: bool = False, device: str | None = None,
-                 progress: bool = True, log=print):
-        """``device``: None or "auto" (a GPU when torch sees one, else the CPU), "cpu", "cuda", "cuda:N"."""
+                 progress: bool = True, log=print, force: bool = False):
+        """``device``: None or "auto" (a GPU when torch sees one, else the CPU), "cpu", "cuda", "cuda:N".
+        A fresh start refuses a run folder that already holds a run, and ``resume`` refuses a changed config,
+        unless ``force``."""
         self.cfg, self.out = validate_config(cfg), Path(out_dir)
-        self.log = log
+        self.log, self.force = log, force
+        if not resume and not force:
+            refuse_existing_run(self.out)
         self._setup_runtime(device, progress)
         sources = self._build_data()
         self._build_model(sources, resume)
@@ -220,6 +199,11 @@ class Trainer:
         if not path.is_file():
             raise HeatmarkError(f"{path}: nothing to resume from (no last.safetensors in the run folder)")
         t, meta = load_tensors(path)
+        changed = config_changes(meta.get("config") or {}, self.cfg)
+        if changed and not self.force:
+            raise ConfigError(f"{path}: this config differs from the run's ({'; '.join(changed[:8])}"
+                              f"{'; ...' if len(changed) > 8 else ''}); resume with the run's own config, or pass "
+                              "--force to continue with the new one")
         if meta.get("model") != self.model.config:
             raise HeatmarkError(f"{path}: the run was trained with model {meta.get('model')}, "
                                 f"but this config builds {self.model.config}")
