@@ -37,17 +37,22 @@ def test_nms_reference_matches_brute_force():
     assert _compat.nms_reference(torch.zeros(0, 4), torch.zeros(0), 0.5).numel() == 0
 
 
-def test_torchvision_smp_timm_import_and_nms_op_works():
-    # a fresh interpreter: importing heatmark first must make these imports work
-    code = (
-        "import heatmark, torch, torchvision, timm, segmentation_models_pytorch as smp\n"
-        "from heatmark import _compat\n"
-        "b = torch.tensor([[0,0,10,10],[1,1,11,11],[50,50,60,60.]]); s = torch.tensor([.9,.8,.7])\n"
-        "print(_compat._STATE, torch.ops.torchvision.nms(b, s, 0.5).tolist())\n"
-    )
+BOXES = "b = torch.tensor([[0,0,10,10],[1,1,11,11],[50,50,60,60.]]); s = torch.tensor([.9,.8,.7])\n"
+
+
+def _fresh_python(code: str) -> str:
+    """stdout of ``code`` in a fresh interpreter (imports happen in the order the code gives)."""
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    state, kept = out.stdout.split(maxsplit=1)
+    return out.stdout
+
+
+def test_torchvision_smp_timm_import_and_nms_op_works():
+    # a fresh interpreter: importing heatmark first must make these imports work
+    stdout = _fresh_python("import heatmark, torch, torchvision, timm, segmentation_models_pytorch as smp\n"
+                           "from heatmark import _compat\n" + BOXES
+                           + "print(_compat._STATE, torch.ops.torchvision.nms(b, s, 0.5).tolist())\n")
+    state, kept = stdout.split(maxsplit=1)
     assert state in ("native", "fallback")
     assert kept.strip() == "[0, 2]"
 
@@ -74,12 +79,6 @@ def test_fallback_registered_when_native_missing(monkeypatch):
 
 def test_torchvision_ops_nms_and_batched_nms_work_after_import_heatmark():
     """The shim's claim, held: torchvision.ops.nms and batched_nms give the reference answer (issue 21, item 14)."""
-    code = (
-        "import heatmark, torch\n"
-        "from torchvision.ops import nms, batched_nms\n"
-        "b = torch.tensor([[0,0,10,10],[1,1,11,11],[50,50,60,60.]]); s = torch.tensor([.9,.8,.7])\n"
-        "print(nms(b, s, 0.5).tolist(), batched_nms(b, s, torch.tensor([0, 1, 0]), 0.5).tolist())\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[0, 2] [0, 1, 2]"
+    stdout = _fresh_python("import heatmark, torch\nfrom torchvision.ops import nms, batched_nms\n" + BOXES
+                           + "print(nms(b, s, 0.5).tolist(), batched_nms(b, s, torch.tensor([0, 1, 0]), 0.5).tolist())\n")
+    assert stdout.strip() == "[0, 2] [0, 1, 2]"
