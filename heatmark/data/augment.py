@@ -44,6 +44,7 @@ class AugmentConfig:
     camera: float = 0.0  # probability of camera effects (downscale blur, noise, JPEG)
     style: float = 0.0  # probability of colour-statistics transfer from a real photo (needs style_images)
     style_images: str | None = None  # folder of unlabeled real photos for ``style``
+    shape: float = 0.0  # probability of a landmark-guided TPS shape warp (iBUG-68 layouts; data.warps)
 
     @property
     def geometric(self) -> bool:

@@ -43,6 +43,9 @@ class LandmarkDataset(torch.utils.data.Dataset):
         self.epoch = 0
         self.background_pool = background_pool
         self.style_pool = None
+        if self.aug.shape and self.src_scheme.name not in ("ibug68", "facesynthetics70"):
+            raise ConfigError(f"augment.shape needs iBUG-68 landmarks (ibug68, facesynthetics70), not "
+                              f"{self.src_scheme.name}")
         if self.aug.style:
             from heatmark.data.appearance import style_statistics
 
@@ -81,14 +84,21 @@ class LandmarkDataset(torch.utils.data.Dataset):
         vis = c.visible[index].copy()
         if flip:  # the matrix mirrored the coordinates; swap left/right indices
             pts, vis = pts[self._flip_index], vis[self._flip_index]
-        image = self._appearance(image, index, m, rng, seed)
+        maps = None
+        if self.aug.shape and rng.random() < self.aug.shape:  # a new face shape: TPS warp, landmarks exact
+            from heatmark.data.warps import random_shape, tps_maps, warp_to
+
+            target = random_shape(pts, rng).astype(np.float32)
+            maps = tps_maps(pts.astype(np.float64), target.astype(np.float64), s)
+            image, pts = warp_to(image, maps), target
+        image = self._appearance(image, index, m, rng, seed, maps)
         pts = convert_points(pts, self.src_scheme, self.scheme)
         vis = convert_points(vis[:, None], self.src_scheme, self.scheme)[:, 0]
         return {"image": image, "landmarks": pts, "visible": vis,
                 "matrix": m @ c.matrices[index], "index": index, "flipped": flip}
 
     def _appearance(self, image: np.ndarray, index: int, m: np.ndarray, rng: np.random.Generator,
-                    seed: int) -> np.ndarray:
+                    seed: int, maps=None) -> np.ndarray:
         """Colour-only changes (no pixel moves): background, parts, shading, style, photometric, camera.
         A disabled step draws no random number, so older configs keep their exact augmentations."""
         import cv2
@@ -99,6 +109,10 @@ class LandmarkDataset(torch.utils.data.Dataset):
         mask = None
         if masks is not None and (a.background or a.parts):
             mask = warp(np.asarray(masks[index]), m, self.input_size, interpolation=cv2.INTER_NEAREST)
+            if maps is not None:  # the shape warp moved the pixels: move the mask with them
+                from heatmark.data.warps import warp_to
+
+                mask = warp_to(mask, maps, nearest=True)
         if a.background and mask is not None and rng.random() < a.background:
             image = replace_background(image, mask, rng, self.background_pool)
         if a.parts and mask is not None and rng.random() < a.parts:
