@@ -129,11 +129,19 @@ class Landmarker:
     (default), ``"dlib"``, a callable ``rgb -> (boxes, scores)``, or ``None`` (then pass ``boxes``).
     backend: ``"torch"`` or ``"onnx"`` (onnxruntime; exported on first use to a cache file).
     flip: horizontal-flip test-time augmentation (averages the prediction with the mirrored one).
+    adapter: a label adapter file (``heatmark adapt``) mapping the model's landmark convention to a data set's,
+    applied to every prediction; it was fitted with real labels, so the result is not synthetic-only.
     """
 
     def __init__(self, weights: str | Path | None = None, detector="opencv", device: str = "cpu",
-                 backend: str = "torch", flip: bool = False, decoder: str | None = None, onnx_path=None):
+                 backend: str = "torch", flip: bool = False, decoder: str | None = None, onnx_path=None,
+                 adapter: str | Path | None = None):
         self.weights = resolve_weights(weights)
+        self.adapter = None
+        if adapter is not None:
+            from heatmark.adapter import LabelAdapter
+
+            self.adapter = LabelAdapter.load(adapter)
         self.model, self.codec, self.scheme, self.meta = load_model(self.weights)
         self.input_size = int(self.meta["input_size"])
         self.box_scale = float(self.meta["box_scale"])
@@ -168,7 +176,8 @@ class Landmarker:
         mats = np.stack([crop_matrix(b, self.input_size) for b in crop_boxes])
         crops = np.stack([warp(rgb, m, self.input_size) for m in mats])
         pts, scores = self.run_crops(crops)
-        return transform_points(invert(mats), pts), scores
+        pts = transform_points(invert(mats), pts)
+        return (self.adapter(pts) if self.adapter is not None else pts), scores
 
     # ------------------------------------------------------------------ public
     def detect(self, image, color: str = "rgb") -> tuple[np.ndarray, np.ndarray]:

@@ -88,3 +88,17 @@ def test_fit_reads_only_the_fitting_set_and_eval_applies_it(tiny_weights, fixtur
     import json
 
     assert json.loads((tmp_path / "e.json").read_text())["adapter"] == str(tmp_path / "ad.npz")
+
+
+def test_landmarker_applies_an_adapter_like_eval(tiny_weights, fixtures, tmp_path):
+    from heatmark.api import Landmarker
+    from heatmark.engine.evaluate import evaluate_weights
+
+    pred = _shapes(40)
+    LabelAdapter.fit(pred, pred * 1.01 + 2.0, ridge=1.0).save(tmp_path / "a.npz")
+    res = evaluate_weights(tiny_weights["heatmap"], "300w", fixtures / "300w", adapter=tmp_path / "a.npz",
+                           device="cpu")
+    lm = Landmarker(tiny_weights["heatmap"], detector=None, adapter=tmp_path / "a.npz")
+    r, p = res.records[0], res.pred[0]
+    lo, hi = r.landmarks.min(0), r.landmarks.max(0)
+    np.testing.assert_allclose(lm.predict(r.load_image(), boxes=[[*lo, *hi]])[0].landmarks, p, atol=1e-3)

@@ -36,13 +36,14 @@ def add_model_arguments(sp: argparse.ArgumentParser) -> None:
                     help="face detector; 'full': each image is one face crop")
     sp.add_argument("--backend", default="torch", choices=["torch", "onnx"])
     sp.add_argument("--flip", action="store_true", help="horizontal-flip test-time augmentation")
+    sp.add_argument("--adapter", help="a label adapter (.npz from heatmark adapt) applied to every prediction")
 
 
 def landmarker(args: argparse.Namespace):
     from heatmark.api import Landmarker
 
     det = None if args.detector in ("full", "none") else args.detector
-    return Landmarker(weights(args), detector=det, backend=args.backend, flip=args.flip)
+    return Landmarker(weights(args), detector=det, backend=args.backend, flip=args.flip, adapter=args.adapter)
 
 
 def print_table(title: str, rows: list[dict], formats: dict[str, str]) -> None:
