@@ -18,12 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from heatmark.checkpoint import load_model
 from heatmark.data.crops import SquareBox, box_from_landmarks, crop_matrix, invert, transform_points, warp
 from heatmark.data.image_io import read_image, to_rgb_uint8
 from heatmark.detect import crop_box_from_detection, get_detector
 from heatmark.errors import DataError, HeatmarkError
-from heatmark.inference import CropPredictor
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -49,7 +47,7 @@ def resolve_weights(weights: str | Path | None) -> Path:
     s = str(weights)
     if isinstance(weights, str) and s in shipped_models():
         return default_weights(s)
-    if "/" not in s and "\\" not in s and not s.endswith(".safetensors") and not Path(s).exists():
+    if "/" not in s and "\\" not in s and not s.endswith((".safetensors", ".onnx")) and not Path(s).exists():
         return default_weights(s)
     return Path(weights)
 
@@ -124,7 +122,8 @@ def as_rgb(image, color: str = "rgb") -> np.ndarray:
 class Landmarker:
     """Face detection + landmark model, on the CPU (or a GPU with ``device="cuda"``).
 
-    weights: a heatmark ``.safetensors`` file, or the name of a shipped model: ``"default"`` (synthetic-only
+    weights: a heatmark ``.safetensors`` file, an ``.onnx`` file from ``heatmark export`` (then inference runs on
+    onnxruntime and NumPy, without importing torch), or the name of a shipped model: ``"default"`` (synthetic-only
     training, used when ``weights`` is None) or ``"mixing"`` (trained with real faces mixed in). detector: ``"opencv"``
     (default), ``"dlib"``, a callable ``rgb -> (boxes, scores)``, or ``None`` (then pass ``boxes``).
     backend: ``"torch"`` or ``"onnx"`` (onnxruntime; exported on first use to a cache file).
@@ -137,21 +136,34 @@ class Landmarker:
                  backend: str = "torch", flip: bool = False, decoder: str | None = None, onnx_path=None,
                  adapter: str | Path | None = None):
         self.weights = resolve_weights(weights)
+        self.flip, self.decoder = flip, decoder
+        self._detector_spec = detector
+        self._detector = None
+        self._detector_lock = threading.Lock()  # OpenCV's Haar cascade is not thread-safe: one call at a time
         self.adapter = None
         if adapter is not None:
             from heatmark.adapter import LabelAdapter
 
             self.adapter = LabelAdapter.load(adapter)
-        self.model, self.codec, self.scheme, self.meta = load_model(self.weights)
+        if backend not in ("torch", "onnx"):
+            raise HeatmarkError(f"backend must be 'torch' or 'onnx', got {backend!r}")
+        if self.weights.suffix.lower() == ".onnx":  # onnxruntime + NumPy: torch is never imported
+            from heatmark.onnx_runtime import OnnxPredictor
+
+            self.predictor = OnnxPredictor(self.weights, flip, decoder)
+            self.model = self.codec = None
+            self.scheme, self.meta = self.predictor.scheme, self.predictor.meta
+            self.backend, self.device = "onnx", "cpu"
+        else:
+            from heatmark.checkpoint import load_model
+            from heatmark.inference import CropPredictor
+
+            self.model, self.codec, self.scheme, self.meta = load_model(self.weights)
+            self.predictor = CropPredictor(self.model, self.codec, self.scheme, int(self.meta["input_size"]),
+                                           backend, device, flip, decoder, onnx_path)
+            self.backend, self.device = backend, self.predictor.device
         self.input_size = int(self.meta["input_size"])
         self.box_scale = float(self.meta["box_scale"])
-        self.flip, self.decoder, self.backend = flip, decoder, backend
-        self.predictor = CropPredictor(self.model, self.codec, self.scheme, self.input_size, backend, device, flip,
-                                       decoder, onnx_path)
-        self.device = self.predictor.device
-        self._detector_spec = detector
-        self._detector = None
-        self._detector_lock = threading.Lock()  # OpenCV's Haar cascade is not thread-safe: one call at a time
 
     @classmethod
     def from_pretrained(cls, path: str | Path, **kw) -> Landmarker:

@@ -15,8 +15,11 @@ from heatmark.atomic import atomic_path
 from heatmark.errors import HeatmarkError
 
 
-def export_onnx(model: torch.nn.Module, input_size: int, path: str | Path, opset: int = 17) -> Path:
-    """Write ``model`` as ONNX with a dynamic batch axis (input ``image`` (B, 3, S, S), output ``output``)."""
+def export_onnx(model: torch.nn.Module, input_size: int, path: str | Path, opset: int = 17,
+                meta: dict | None = None) -> Path:
+    """Write ``model`` as ONNX with a dynamic batch axis (input ``image`` (B, 3, S, S), output ``output``).
+    ``meta`` (the weights file's description) is stored in the model's metadata under ``heatmark``, so that
+    ``Landmarker("model.onnx")`` runs it without torch."""
     path = Path(path)
     model = model.eval().cpu()
     x = torch.rand(1, 3, input_size, input_size)
@@ -25,32 +28,40 @@ def export_onnx(model: torch.nn.Module, input_size: int, path: str | Path, opset
             torch.onnx.export(model, (x,), str(tmp), input_names=["image"], output_names=["output"],
                               dynamic_axes={"image": {0: "batch"}, "output": {0: "batch"}}, opset_version=opset,
                               dynamo=False)
+            if meta is not None:
+                import json
+
+                import onnx
+
+                m = onnx.load(str(tmp))
+                entry = m.metadata_props.add()
+                entry.key, entry.value = "heatmark", json.dumps(meta, default=str)
+                onnx.save(m, str(tmp))
     except ImportError as e:
         raise HeatmarkError(f"ONNX export needs the onnx package (pip install 'heatmark[onnx]'): {e}") from None
     return path
 
 
-def onnx_session(model: torch.nn.Module, input_size: int, path: str | Path | None = None, threads: int | None = None):
+def onnx_session(model: torch.nn.Module, input_size: int, path: str | Path | None = None, threads: int | None = None,
+                 meta: dict | None = None):
     """An onnxruntime CPU session for ``model``; exported to ``path`` (or a cache file keyed by the
     weights) when that file does not exist yet."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise HeatmarkError("backend='onnx' needs onnxruntime (pip install 'heatmark[onnx]')") from None
+    from heatmark.onnx_runtime import open_session
+
     if path is None:
-        h = hashlib.sha1()
-        for k, v in model.state_dict().items():
-            h.update(k.encode())
-            h.update(v.detach().cpu().numpy().tobytes())
-        h.update(str(input_size).encode())
-        cache = Path(os.environ.get("HEATMARK_CACHE", Path.home() / ".cache" / "heatmark")) / "onnx"
-        path = cache / f"{h.hexdigest()[:16]}.onnx"
+        path = cached_onnx_path(model, input_size)
     path = Path(path)
     if not path.is_file():
-        export_onnx(model, input_size, path)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads or os.cpu_count() or 1
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # no busy-waiting after a run: spinning ORT threads starve the torch decode that follows (8 ms vs 2.3 ms)
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        export_onnx(model, input_size, path, meta=meta)
+    return open_session(path, threads)
+
+
+def cached_onnx_path(model: torch.nn.Module, input_size: int) -> Path:
+    """The user-cache file for ``model``'s ONNX export, keyed by its weights and input size."""
+    h = hashlib.sha1()
+    for k, v in model.state_dict().items():
+        h.update(k.encode())
+        h.update(v.detach().cpu().numpy().tobytes())
+    h.update(str(input_size).encode())
+    cache = Path(os.environ.get("HEATMARK_CACHE", Path.home() / ".cache" / "heatmark")) / "onnx"
+    return cache / f"{h.hexdigest()[:16]}.onnx"

@@ -1,18 +1,29 @@
 """Codecs: training targets from points (``encode``) and points from network outputs (``decode``).
 
-Kept apart from the networks; each is tested on its own. Never imports models.
+Kept apart from the networks; each is tested on its own. Never imports models. The torch codecs load on first
+use, so ``heatmark.codecs.numpy_decoders`` (inference without torch) does not pull torch in.
 """
 
 from __future__ import annotations
 
-from heatmark.codecs.decoders import DECODERS
-from heatmark.codecs.heatmap import HeatmapCodec
-from heatmark.codecs.regression import RegressionCodec
-from heatmark.errors import ConfigError
+import importlib
+
+_LAZY = {"DECODERS": "heatmark.codecs.decoders", "HeatmapCodec": "heatmark.codecs.heatmap",
+         "RegressionCodec": "heatmark.codecs.regression"}
 
 
-def create_codec(head: str, input_size: int, **kw) -> HeatmapCodec | RegressionCodec:
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'heatmark.codecs' has no attribute {name!r}")
+
+
+def create_codec(head: str, input_size: int, **kw):
     """The codec for a head type: ``heatmap`` (kw: stride, sigma, decoder, ...) or ``regression``."""
+    from heatmark.codecs.heatmap import HeatmapCodec
+    from heatmark.codecs.regression import RegressionCodec
+    from heatmark.errors import ConfigError
+
     if head == "heatmap":
         return HeatmapCodec(input_size=input_size, **kw)
     if head == "regression":

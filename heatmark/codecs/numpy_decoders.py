@@ -1,0 +1,149 @@
+"""The heatmap decoders of :mod:`heatmark.codecs.decoders` in NumPy, for inference without torch.
+
+Same conventions and results (``tests/test_numpy_decoders.py`` checks them against the torch versions): input
+(B, K, H, W) heatmaps, output (B, K, 2) points in heatmap coordinates (the centre of heatmap pixel (i, j) is
+(j + 0.5, i + 0.5)) and (B, K) scores. Vectorised over B·K maps; only a window around each peak is read.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _peaks(hm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    b, k, h, w = hm.shape
+    flat = hm.reshape(b, k, h * w)
+    idx = flat.argmax(-1)
+    return np.take_along_axis(flat, idx[..., None], -1)[..., 0], idx % w, idx // w
+
+
+def _window(hm: np.ndarray, x: np.ndarray, y: np.ndarray, r: int) -> np.ndarray:
+    b, k, h, w = hm.shape
+    d = np.arange(-r, r + 1)
+    yy = np.clip(y[..., None] + d, 0, h - 1)
+    xx = np.clip(x[..., None] + d, 0, w - 1)
+    flat = (yy[..., :, None] * w + xx[..., None, :]).reshape(b, k, -1)
+    return np.take_along_axis(hm.reshape(b, k, h * w), flat, -1).reshape(b, k, 2 * r + 1, 2 * r + 1)
+
+
+def _inside(x: np.ndarray, y: np.ndarray, r: int, h: int, w: int) -> np.ndarray:
+    d = np.arange(-r, r + 1)
+    yy, xx = y[..., None] + d, x[..., None] + d
+    return ((yy >= 0) & (yy < h))[..., :, None] & ((xx >= 0) & (xx < w))[..., None, :]
+
+
+def _fits(x: np.ndarray, y: np.ndarray, r: int, h: int, w: int) -> np.ndarray:
+    return (x >= r) & (x < w - r) & (y >= r) & (y < h - r)
+
+
+def decode_argmax(hm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    vals, x, y = _peaks(hm)
+    return np.stack([x, y], -1).astype(hm.dtype) + 0.5, vals
+
+
+def decode_quarter(hm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    vals, x, y = _peaks(hm)
+    win = _window(hm, x, y, 1) * _inside(x, y, 1, *hm.shape[-2:])
+    dx = np.sign(win[..., 1, 2] - win[..., 1, 0])
+    dy = np.sign(win[..., 2, 1] - win[..., 0, 1])
+    return np.stack([x + 0.25 * dx + 0.5, y + 0.25 * dy + 0.5], -1).astype(hm.dtype), vals
+
+
+def _smoothing_matrix(sigma: float, radius: int) -> np.ndarray:
+    t = np.arange(-radius, radius + 1, dtype=np.float32)
+    g = np.exp(-(t**2) / (2 * sigma**2))
+    g2 = np.outer(g, g) / g.sum() ** 2
+    return np.stack([np.pad(g2, ((i, 2 - i), (j, 2 - j))).reshape(-1) for i in range(3) for j in range(3)])
+
+
+def _taylor_offset(win3: np.ndarray, max_offset: float) -> np.ndarray:
+    lg = np.log(np.maximum(win3, 1e-10))
+    dx = 0.5 * (lg[..., 1, 2] - lg[..., 1, 0])
+    dy = 0.5 * (lg[..., 2, 1] - lg[..., 0, 1])
+    dxx = lg[..., 1, 2] - 2 * lg[..., 1, 1] + lg[..., 1, 0]
+    dyy = lg[..., 2, 1] - 2 * lg[..., 1, 1] + lg[..., 0, 1]
+    dxy = 0.25 * (lg[..., 2, 2] - lg[..., 2, 0] - lg[..., 0, 2] + lg[..., 0, 0])
+    det = dxx * dyy - dxy**2
+    ok = (det > 1e-6) & (dxx < 0)
+    safe = np.where(ok, det, 1.0)
+    off = np.stack([-(dyy * dx - dxy * dy) / safe, -(dxx * dy - dxy * dx) / safe], -1)
+    return np.clip(off * ok[..., None], -max_offset, max_offset)
+
+
+def decode_dark(hm: np.ndarray, sigma: float = 2.0, smooth: bool = True,
+                max_offset: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    vals, x, y = _peaks(hm)
+    b, k, h, w = hm.shape
+    r = max(1, int(math.ceil(3 * sigma))) if smooth else 0
+    win = _window(hm, x, y, r + 1).astype(np.float32)
+    off = _taylor_offset(win[..., r:r + 3, r:r + 3], max_offset)
+    if smooth:
+        sm = (win.reshape(b, k, -1) @ _smoothing_matrix(sigma, r).T).reshape(b, k, 3, 3)
+        off = np.where(_fits(x, y, r + 1, h, w)[..., None], _taylor_offset(sm, max_offset), off)
+    off = off * _fits(x, y, 1, h, w)[..., None]
+    pts = np.stack([x, y], -1).astype(off.dtype) + 0.5 + off
+    return pts.astype(hm.dtype), vals
+
+
+def _softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    z = z - z.max(axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis, keepdims=True)
+
+
+def decode_soft_argmax(hm: np.ndarray, beta: float = 20.0) -> tuple[np.ndarray, np.ndarray]:
+    b, k, h, w = hm.shape
+    p = _softmax(beta * hm.reshape(b, k, h * w)).reshape(b, k, h, w)
+    x = (p.sum(2) * (np.arange(w) + 0.5)).sum(-1)
+    y = (p.sum(3) * (np.arange(h) + 0.5)).sum(-1)
+    return np.stack([x, y], -1).astype(hm.dtype), hm.reshape(b, k, -1).max(-1)
+
+
+def decode_local_soft_argmax(hm: np.ndarray, radius: int = 2, beta: float = 20.0) -> tuple[np.ndarray, np.ndarray]:
+    vals, x, y = _peaks(hm)
+    b, k, h, w = hm.shape
+    win = _window(hm, x, y, radius)
+    inside = _inside(x, y, radius, h, w)
+    d = np.arange(-radius, radius + 1)
+    xs = (x[..., None] + d).astype(win.dtype) + 0.5
+    ys = (y[..., None] + d).astype(win.dtype) + 0.5
+    logits = np.where(inside, beta * win, -np.inf)
+    p = _softmax(logits.reshape(b, k, -1)).reshape(win.shape)
+    return np.stack([(p.sum(-2) * xs).sum(-1), (p.sum(-1) * ys).sum(-1)], -1), vals
+
+
+DECODERS: dict[str, tuple] = {  # name -> (function, the codec parameters it takes), as in codecs.decoders
+    "argmax": (decode_argmax, ()),
+    "quarter": (decode_quarter, ()),
+    "dark": (decode_dark, ("sigma",)),
+    "soft_argmax": (decode_soft_argmax, ("beta",)),
+    "local_soft_argmax": (decode_local_soft_argmax, ("radius", "beta")),
+}
+
+
+class NumpyCodec:
+    """Decoding of a network's output (heatmaps or normalised coordinates) to crop pixels, from a weights
+    file's codec description (``meta["codec"]``) — what :class:`~heatmark.codecs.HeatmapCodec` and
+    :class:`~heatmark.codecs.RegressionCodec` do at decode time, without torch."""
+
+    def __init__(self, codec: dict, input_size: int):
+        self.kind = codec.get("kind", "heatmap")
+        self.input_size = int(input_size)
+        self.stride = int(codec.get("stride", 4))
+        self.params = {"sigma": float(codec.get("sigma", 2.0)), "beta": float(codec.get("beta", 20.0)),
+                       "radius": int(codec.get("radius", 2))}
+        self.decoder = codec.get("decoder", "dark")
+
+    def decode(self, output: np.ndarray, method: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if self.kind == "regression":
+            return output * self.input_size, np.ones(output.shape[:-1], output.dtype)
+        method = method or self.decoder
+        if method not in DECODERS:
+            from heatmark.errors import ConfigError
+
+            raise ConfigError(f"unknown heatmap decoder {method!r}; valid: {list(DECODERS)}")
+        fn, names = DECODERS[method]
+        pts, scores = fn(output, **{n: self.params[n] for n in names})
+        return pts * self.stride, scores
