@@ -1,3 +1,5 @@
+import pytest
+
 from heatmark.cli import main
 from heatmark.engine.bench import bench_decode, bench_models
 
@@ -18,3 +20,28 @@ def test_bench_models_small():
 def test_bench_cli(capsys):
     assert main(["bench", "decode", "--batch", "1", "--points", "3", "--size", "16", "--repeats", "1"]) == 0
     assert "dark" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args", [["--repeats", "0"], ["--batch", "0"], ["--batch", "-1"], ["--repeats", "x"]])
+def test_bench_speed_refuses_nonsense(args, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "speed", *args])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and ("must be >= 1" in err or "whole number" in err), err
+
+
+def test_bench_speed_against_dlib_same_boxes_and_ratios(tiny_weights):
+    pytest.importorskip("dlib")
+    pytest.importorskip("onnxruntime")
+    from heatmark.cli import BUNDLED_PHOTO
+    from heatmark.engine.speed import against_dlib, dlib_model_path
+
+    try:
+        dlib_model_path()
+    except Exception:
+        pytest.skip("face_recognition_models is not installed")
+    res = against_dlib(tiny_weights["heatmap"], [BUNDLED_PHOTO], repeats=1, log=lambda *a: None)
+    assert res["faces"] >= 1 and res["landmarks"][0]["vs_dlib"] == 1.0
+    methods = [r["method"] for r in res["landmarks"]]
+    assert any("torch" in m for m in methods) and any("no torch" in m for m in methods)
+    assert all(r["ms_per_face"] > 0 for r in res["landmarks"]) and len(res["end_to_end"]) == 3

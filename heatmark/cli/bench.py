@@ -35,6 +35,10 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
     bs.add_argument("--weights", help=WEIGHTS_HELP)
     bs.add_argument("--batch", type=positive_int, nargs="+", default=[1, 32])
     bs.add_argument("--repeats", type=positive_int, default=20)
+    bs.add_argument("--against", choices=["dlib"], help="also time dlib's shape predictor (and HOG detector) on the "
+                    "same photos and boxes, in this process, and print the ratios (needs the 'compare' extra)")
+    bs.add_argument("--images", nargs="+", help="photos for --against (files or folders; default: the bundled photo)")
+    bs.add_argument("--limit", type=positive_int, default=60, help="at most this many photos for --against")
     bench.set_defaults(_parser=bench)
 
 
@@ -66,6 +70,8 @@ def speed(args: argparse.Namespace) -> int:
     from heatmark.engine.bench import bench_speed, machine
 
     w = weights(args)
+    if args.against:
+        return against(args, w, machine())
     rows = bench_speed(w, tuple(args.batch), args.repeats)
     print_table(f"landmark stage (crop in, points out), {w.name} ({machine()})", rows,
                 {"ms_per_face": ".2f", "params_m": ".2f", "file_mb": ".1f"})
@@ -88,4 +94,18 @@ def models(args: argparse.Namespace) -> int:
     rows = bench_models(args.size, tuple(args.batch), args.points, args.repeats, chosen)
     fmt = {"params_m": ".2f", **{f"ms_per_image_b{b}": ".1f" for b in args.batch}}
     print_table(f"models at {args.size}x{args.size}, forward on CPU ({machine()})", rows, fmt)
+    return 0
+
+
+def against(args: argparse.Namespace, w, machine: str) -> int:
+    from heatmark.cli.common import BUNDLED_PHOTO
+    from heatmark.cli.predict import iter_images
+    from heatmark.engine.speed import against_dlib
+
+    images = list(iter_images(args.images or [str(BUNDLED_PHOTO)], recursive=False))[: args.limit]
+    res = against_dlib(w, images, args.repeats)
+    print_table(f"landmark stage, ms per face, same boxes ({w.name}; {machine})", res["landmarks"],
+                {"ms_per_face": ".2f", "vs_dlib": ".2f"})
+    print_table(f"end to end, ms per photo with detection ({res['photos']} photos, {res['faces']} faces)",
+                res["end_to_end"], {"ms_per_photo": ".1f", "vs_dlib": ".2f"})
     return 0

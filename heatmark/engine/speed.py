@@ -1,0 +1,121 @@
+"""heatmark against dlib, in one process and one run, on the same photos and the same face boxes.
+
+- landmark stage: ms per face through the public API — ``Landmarker.predict(image, boxes=[box])`` for each
+  heatmark backend (batch 1), ``Landmarker.predict_boxes`` with 32 boxes (batch 32), and dlib's 68-point shape
+  predictor on the same boxes;
+- end to end: ms per photo with detection — ``Landmarker.predict(image)`` (its default detector) against dlib's
+  HOG detector + shape predictor.
+
+Warm-up calls are not timed; every figure is the median of ``repeats`` passes over all faces (photos).
+dlib is an optional extra (``pip install -e ".[compare]"``: ``dlib-bin`` and ``face_recognition_models``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from heatmark.errors import HeatmarkError
+
+COMPARE_HINT = 'pip install -e ".[compare]"  (dlib-bin and face_recognition_models)'
+
+
+def dlib_model_path() -> Path:
+    """The 68-point shape predictor of ``face_recognition_models``, found without importing that package (its
+    import needs pkg_resources)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise HeatmarkError(f"--against dlib needs dlib's 68-point model: {COMPARE_HINT}")
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / "shape_predictor_68_face_landmarks.dat"
+    if not path.is_file():
+        raise HeatmarkError(f"{path} is missing; reinstall face_recognition_models ({COMPARE_HINT})")
+    return path
+
+
+def _dlib():
+    try:
+        import dlib
+    except ImportError:
+        raise HeatmarkError(f"--against dlib needs dlib: {COMPARE_HINT}") from None
+    return dlib
+
+
+def _median_per_item(fn, items: list, repeats: int, warmup: int = 3) -> float:
+    """Median over ``repeats`` passes of the mean ms per item of ``fn(item)`` (warm-up passes not timed)."""
+    for _ in range(warmup):
+        for it in items[: max(1, min(len(items), 3))]:
+            fn(it)
+    passes = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for it in items:
+            fn(it)
+        passes.append((time.perf_counter() - t) * 1000 / len(items))
+    return statistics.median(passes)
+
+
+def against_dlib(weights: Path, images: list[Path], repeats: int = 20, backends: tuple[str, ...] = ("torch", "onnx"),
+                 log=print) -> dict:
+    """Rows of ms/face and ms/photo for heatmark's backends and dlib, and the ratios to dlib."""
+    from heatmark.api import Landmarker
+    from heatmark.data.image_io import read_image
+
+    if repeats < 1:
+        raise HeatmarkError(f"--repeats must be >= 1, got {repeats}")
+    dlib = _dlib()
+    hog, shape = dlib.get_frontal_face_detector(), dlib.shape_predictor(str(dlib_model_path()))
+    photos = [read_image(p, orient=True) for p in images]
+    faces = []  # (photo index, dlib rectangle, box x1 y1 x2 y2) from dlib's HOG detector, shared by both
+    for i, rgb in enumerate(photos):
+        for r in hog(rgb, 1):
+            faces.append((i, r, [r.left(), r.top(), r.right() + 1, r.bottom() + 1]))
+    if not faces:
+        raise HeatmarkError("dlib's detector found no face in the photos; give photos with faces (--images)")
+    log(f"{len(photos)} photos, {len(faces)} faces (dlib HOG boxes, shared by both); {repeats} timed passes")
+    rows = [{"method": "dlib shape predictor 68", "batch": 1,
+             "ms_per_face": _median_per_item(lambda f: shape(photos[f[0]], f[1]), faces, repeats)}]
+    e2e = [{"method": "dlib HOG (upsample 1) + shape predictor",
+            "ms_per_photo": _median_per_item(lambda rgb: [shape(rgb, r) for r in hog(rgb, 1)], photos, repeats)}]
+    with tempfile.TemporaryDirectory(prefix="heatmark-bench-") as tmp:
+        for backend in backends:
+            lm = _landmarker(weights, backend, Path(tmp))
+            name = f"heatmark {backend}" + (" (onnxruntime + NumPy, no torch)" if backend == "onnx" else "")
+            rows.append({"method": name, "batch": 1, "ms_per_face": _median_per_item(
+                lambda f: lm.predict(photos[f[0]], boxes=[f[2]]), faces, repeats)})
+            many = [(photos[faces[0][0]], [lm_box(lm, faces[(j % len(faces))]) for j in range(32)])]
+            rows.append({"method": name, "batch": 32, "ms_per_face": _median_per_item(
+                lambda it: lm.predict_boxes(it[0], it[1]), many, max(3, repeats // 4)) / 32})
+            det = Landmarker(lm.weights if backend == "torch" else lm.predictor.path, backend=backend)
+            e2e.append({"method": f"{name} + its default detector (OpenCV Haar)",
+                        "ms_per_photo": _median_per_item(det.predict, photos, repeats)})
+    ref_face, ref_photo = rows[0]["ms_per_face"], e2e[0]["ms_per_photo"]
+    for r in rows:
+        r["vs_dlib"] = r["ms_per_face"] / ref_face
+    for r in e2e:
+        r["vs_dlib"] = r["ms_per_photo"] / ref_photo
+    return {"landmarks": rows, "end_to_end": e2e, "photos": len(photos), "faces": len(faces)}
+
+
+def lm_box(lm, face):
+    from heatmark.detect import crop_box_from_detection
+
+    return crop_box_from_detection(face[2], None, lm.box_scale)
+
+
+def _landmarker(weights: Path, backend: str, tmp: Path):
+    """A box-only Landmarker: torch from the weights file, or the torch-free ONNX path from an export of it."""
+    from heatmark.api import Landmarker
+
+    if backend == "torch" or str(weights).endswith(".onnx"):
+        return Landmarker(weights, detector=None, backend=backend)
+    from heatmark.checkpoint import load_model
+    from heatmark.export import export_onnx
+
+    model, _, _, meta = load_model(weights)
+    path = export_onnx(model, int(meta["input_size"]), tmp / "model.onnx", meta=meta)
+    return Landmarker(path, detector=None)
