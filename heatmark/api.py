@@ -222,5 +222,5 @@ class Landmarker:
     def track(self, image, previous: np.ndarray, color: str = "rgb") -> tuple[np.ndarray, np.ndarray]:
         """Landmarks in a new frame from the previous frame's landmarks (no detection)."""
         rgb = as_rgb(image, color)
-        pts, scores = self.predict_boxes(rgb, [box_from_landmarks(previous, self.box_scale)])
+        pts, scores = self.predict_boxes(rgb, [box_from_landmarks(previous, self.box_scale, expand=self.scheme.box_expand)])
         return pts[0], scores[0]

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from heatmark.errors import ConfigError
 
-DATASET_NAMES = Literal["facesynthetics", "300w", "wflw", "cofw", "folder", "dlib", "coco"]
+DATASET_NAMES = Literal["facesynthetics", "300w", "wflw", "cofw", "folder", "dlib", "coco", "cuhk", "mtfl"]
 
 
 class _Section(BaseModel):

@@ -144,7 +144,7 @@ class CropCache:
         r = self.records[i]
         img = r.load_image()
         check_landmarks_in_image(r, img.shape)
-        m = crop_matrix(box_from_landmarks(r.landmarks, self.context, r.visible), self.size)
+        m = crop_matrix(box_from_landmarks(r.landmarks, self.context, r.visible, r.scheme.box_expand), self.size)
         self.images[i] = warp(img, m, self.size)
         if self.masks is not None and r.seg_path is not None:
             self.masks[i] = warp(read_mask(r.seg_path), m, self.size, interpolation=cv2.INTER_NEAREST)

@@ -28,15 +28,21 @@ class SquareBox:
         return np.array([self.cx - h, self.cy - h, self.cx + h, self.cy + h], dtype=np.float32)
 
 
-def box_from_landmarks(points: np.ndarray, scale: float = 1.25, visible: np.ndarray | None = None) -> SquareBox:
-    """Square box centred on the landmark bounding box, side = scale × its longer side."""
+def box_from_landmarks(points: np.ndarray, scale: float = 1.25, visible: np.ndarray | None = None,
+                       expand: tuple[float, float, float] | None = None) -> SquareBox:
+    """Square box centred on the landmark bounding box, side = scale × its longer side. ``expand`` (a sparse
+    scheme's ``box_expand``: ratio, dx, dy) first turns that box into the face box a 68-point one would be."""
     pts = np.asarray(points, dtype=np.float64)
     if visible is not None and np.any(visible):
         pts = pts[np.asarray(visible, dtype=bool)]
     lo, hi = pts.min(0), pts.max(0)
     c = (lo + hi) / 2
-    size = float(max(hi - lo)) * scale
-    return SquareBox(float(c[0]), float(c[1]), max(size, 1.0))
+    side = float(max(hi - lo))
+    if expand is not None:
+        ratio, dx, dy = expand
+        c = c + np.array([dx, dy]) * side
+        side *= ratio
+    return SquareBox(float(c[0]), float(c[1]), max(side * scale, 1.0))
 
 
 def box_from_detection(xyxy, scale: float = 1.0, shift_y: float = 0.0) -> SquareBox:

@@ -52,7 +52,8 @@ class LandmarkDataset(torch.utils.data.Dataset):
             self.style_pool = style_statistics(self.aug.style_images)
         self._flip_index = self.src_scheme.flip_index
         # base matrices cache-crop → input crop (no augmentation), one per sample
-        self.base_matrix = np.stack([crop_matrix(box_from_landmarks(lm, self.box_scale, vis), self.input_size)
+        self.base_matrix = np.stack([crop_matrix(box_from_landmarks(lm, self.box_scale, vis, self.src_scheme.box_expand),
+                                                   self.input_size)
                                for lm, vis in zip(cache.landmarks, cache.visible)])
 
     def set_epoch(self, epoch: int) -> None:

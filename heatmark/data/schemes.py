@@ -35,6 +35,9 @@ class Scheme:
     norm: tuple[tuple[int, ...], tuple[int, ...]] | None = None
     # Other named normalisations (e.g. "inter_pupil"), same form as ``norm``.
     extra_norms: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
+    # For sparse schemes: the face box is the landmark box scaled by ``ratio`` and moved by (dx, dy) × its
+    # side, so that a crop around 5 points frames the face as a crop around 68 points does. None: as is.
+    box_expand: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
         k = self.num_points
@@ -109,11 +112,12 @@ class Scheme:
             "groups": {k: list(v) for k, v in self.groups.items()},
             "norm": None if self.norm is None else [list(g) for g in self.norm],
             "extra_norms": {k: [list(g) for g in v] for k, v in self.extra_norms.items()},
+            **({"box_expand": list(self.box_expand)} if self.box_expand else {}),
         }
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "<dict>") -> Scheme:
-        allowed = {"name", "num_points", "names", "flip_pairs", "groups", "norm", "extra_norms"}
+        allowed = {"name", "num_points", "names", "flip_pairs", "groups", "norm", "extra_norms", "box_expand"}
         unknown = set(d) - allowed
         if unknown:
             raise ConfigError(f"{source}: unknown scheme keys {sorted(unknown)}; valid keys: {sorted(allowed)}")
@@ -131,6 +135,7 @@ class Scheme:
                 groups={str(g): tuple(int(i) for i in idx) for g, idx in (d.get("groups") or {}).items()},
                 norm=None if norm is None else _norm_pair(norm),
                 extra_norms={str(n): _norm_pair(v) for n, v in (d.get("extra_norms") or {}).items()},
+                box_expand=tuple(float(v) for v in d["box_expand"]) if d.get("box_expand") else None,
             )
         except (TypeError, ValueError) as e:
             if isinstance(e, ConfigError):
@@ -254,9 +259,23 @@ COFW29 = Scheme(
     extra_norms={"inter_ocular": ((8,), (9,))},
 )
 
-BUILTIN: dict[str, Scheme] = {s.name: s for s in (IBUG68, FACESYNTHETICS70, WFLW98, COFW29)}
+# ---------------------------------------------------------------- 5 points (CUHK / MTFL)
+FACE5 = Scheme(
+    name="face5",
+    num_points=5,
+    names=("right_eye", "left_eye", "nose_tip", "right_mouth_corner", "left_mouth_corner"),  # the subject's sides
+    flip_pairs=((0, 1), (3, 4)),
+    groups={"right_eye": (0,), "left_eye": (1,), "nose": (2,), "mouth": (3, 4)},
+    norm=((0,), (1,)),  # eye centres
+    # 68-point box side / 5-point box side and the centre shift, medians over 300w_helen_train's 870 faces
+    # (python -c in docs/five_point.md): a crop around 5 points frames the whole face
+    box_expand=(2.026, -0.006, 0.134),
+)
+
+BUILTIN: dict[str, Scheme] = {s.name: s for s in (IBUG68, FACESYNTHETICS70, WFLW98, COFW29, FACE5)}
 ALIASES = {"68": "ibug68", "300w": "ibug68", "70": "facesynthetics70", "facesynthetics": "facesynthetics70",
-           "98": "wflw98", "wflw": "wflw98", "29": "cofw29", "cofw": "cofw29"}
+           "98": "wflw98", "wflw": "wflw98", "29": "cofw29", "cofw": "cofw29", "5": "face5", "cuhk": "face5",
+           "mtfl": "face5"}
 
 # Index subsets that turn one scheme into another (target[i] = source[CONVERSIONS[...][i]]).
 WFLW98_TO_68 = (
@@ -266,10 +285,24 @@ WFLW98_TO_68 = (
     60, 61, 63, 64, 65, 67, 68, 69, 71, 72, 73, 75,     # eyes (6 of 8 each)
     *range(76, 96),                                     # mouth
 )
-CONVERSIONS: dict[tuple[str, str], tuple[int, ...]] = {
+IBUG68_TO_5 = (tuple(range(36, 42)), tuple(range(42, 48)), 30, 48, 54)  # eye centres = mean of 6 eye points
+# target point i = source point CONVERSIONS[...][i], or the mean of a tuple of source points
+CONVERSIONS: dict[tuple[str, str], tuple[int | tuple[int, ...], ...]] = {
     ("facesynthetics70", "ibug68"): tuple(range(68)),
     ("wflw98", "ibug68"): WFLW98_TO_68,
+    ("ibug68", "face5"): IBUG68_TO_5,
+    ("facesynthetics70", "face5"): IBUG68_TO_5,
+    ("wflw98", "face5"): (tuple(range(60, 68)), tuple(range(68, 76)), 54, 76, 82),
 }
+
+
+def _conversion_matrix(idx, k_src: int) -> np.ndarray:
+    """(K_dst, K_src) averaging matrix of a conversion."""
+    m = np.zeros((len(idx), k_src))
+    for i, src in enumerate(idx):
+        group = src if isinstance(src, tuple) else (src,)
+        m[i, list(group)] = 1.0 / len(group)
+    return m
 
 
 def get_scheme(scheme: str | Path | Scheme) -> Scheme:
@@ -315,7 +348,12 @@ def convert_points(points: np.ndarray, src: str | Scheme, dst: str | Scheme) -> 
         raise ConfigError(f"no conversion from scheme {s.name!r} to {d.name!r}; known: {known}")
     if points.shape[-2] != s.num_points:
         raise ValueError(f"expected {s.num_points} points for {s.name}, got {points.shape[-2]}")
-    return points[..., list(idx), :]
+    if all(isinstance(i, int) for i in idx):
+        return points[..., list(idx), :]
+    m = _conversion_matrix(idx, s.num_points)
+    if np.asarray(points).dtype == bool:  # a mean point is visible when all its source points are
+        return ~((m > 0).astype(np.int64) @ (~np.asarray(points)).astype(np.int64)).astype(bool)
+    return np.einsum("ij,...jc->...ic", m, points)
 
 
 def can_convert(src: str | Scheme, dst: str | Scheme) -> bool:

@@ -44,7 +44,7 @@ def fit_adapter(weights: str | Path, dataset: str, root: str | Path, ridges=RIDG
     model, codec, scheme, meta = load_model(weights)
     data = load_eval_set(dataset, root, int(meta["input_size"]), float(meta["box_scale"]), scheme)
     model.to(pick_device(device))
-    pred, _ = predict_dataset(model, codec, data.dataset, 32, pick_device(device))
+    pred, _ = predict_dataset(model, codec, data.dataset, 32, pick_device(device), scheme=scheme)
     p, g, _, sch = common_scheme(pred, scheme, data.records)
     if sch.num_points != scheme.num_points:
         from heatmark.errors import HeatmarkError

@@ -29,10 +29,13 @@ SUBSETS_300W = {"common": ("lfpw", "helen"), "challenging": ("ibug",)}
 
 def predict_dataset(model: torch.nn.Module, codec, dataset: LandmarkDataset, batch_size: int = 32,
                     device: str | torch.device = "cpu", indices: list[int] | None = None,
-                    decoder: str | None = None, flip: bool = False, backend: str = "torch") -> tuple[np.ndarray, np.ndarray]:
+                    decoder: str | None = None, flip: bool = False, backend: str = "torch",
+                    scheme: Scheme | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Predictions (N, K, 2) in original-image pixels (model scheme) and scores (N, K), through the same
-    :class:`~heatmark.inference.CropPredictor` as ``Landmarker`` (``flip``: flip test-time augmentation)."""
-    predictor = CropPredictor(model, codec, dataset.scheme, dataset.input_size, backend, device, flip, decoder)
+    :class:`~heatmark.inference.CropPredictor` as ``Landmarker`` (``flip``: flip test-time augmentation).
+    ``scheme``: the model's, when the dataset's targets are in another one."""
+    scheme = scheme or dataset.scheme
+    predictor = CropPredictor(model, codec, scheme, dataset.input_size, backend, device, flip, decoder)
     idx = list(range(len(dataset))) if indices is None else list(indices)
     preds, scores = [], []
     for start in range(0, len(idx), batch_size):
@@ -40,7 +43,7 @@ def predict_dataset(model: torch.nn.Module, codec, dataset: LandmarkDataset, bat
         pts, score = predictor(batch["image"])
         preds.append(transform_points(invert(batch["matrix"].numpy()), pts))
         scores.append(score)
-    k = dataset.scheme.num_points
+    k = scheme.num_points
     if not preds:
         return np.zeros((0, k, 2)), np.zeros((0, k))
     return np.concatenate(preds), np.concatenate(scores)
@@ -175,7 +178,10 @@ def load_eval_set(dataset: str, root: str | Path, input_size: int, box_scale: fl
     records = load_dataset(dataset, root, scheme=scheme, skip_bad=skip_bad)
     cache = CropCache(records, size=int(input_size), context=float(box_scale), cache_dir=cache_dir,
                       tag=tag or f"eval-{dataset}-{Path(str(root)).resolve().name}", skip_bad=skip_bad)
-    ds = LandmarkDataset(cache, input_size=int(input_size), target_scheme=model_scheme, box_scale=float(box_scale))
+    # targets in the model's scheme when the data converts to it; else (5-point data, 68-point model) the data's
+    # own: evaluation needs only the crops, and common_scheme compares in the scheme both convert to
+    target = model_scheme if can_convert(cache.scheme, model_scheme) else cache.scheme
+    ds = LandmarkDataset(cache, input_size=int(input_size), target_scheme=target, box_scale=float(box_scale))
     return EvalSet(ds, Records(cache.records), dataset, str(root), records.skipped + cache.skipped)
 
 
@@ -199,7 +205,8 @@ def evaluate_model(model: torch.nn.Module, codec, model_scheme: Scheme, data: Ev
     :class:`heatmark.adapter.LabelAdapter` applied to the predictions first."""
     dev = pick_device(device)
     model.to(dev)
-    pred, _ = predict_dataset(model, codec, data.dataset, batch_size, dev, decoder=decoder, flip=flip)
+    pred, _ = predict_dataset(model, codec, data.dataset, batch_size, dev, decoder=decoder, flip=flip,
+                              scheme=model_scheme)
     if adapter is not None:
         pred = adapter(pred)
     subs = subsets_300w(data.records, data.root) if subsets and data.name == "300w" else {}

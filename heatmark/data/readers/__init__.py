@@ -11,6 +11,7 @@ COFW .mat          1-based (MATLAB)                        -0.5
 WFLW list          0-based, (0, 0) = centre of 1st pixel   +0.5
 dlib XML           0-based integer pixel indices           +0.5
 COCO-style JSON    as the source dataset (see ``offset``)  per dataset
+CUHK / MTFL lists  1-based (MATLAB-era tools)              -0.5
 =================  =====================================  ==================
 
 With ``skip_bad=False`` (the default) the first bad sample raises :class:`DataError` naming the
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from heatmark.data.readers.common import DATASETS, INDEX_OFFSET, PTS_OFFSET, scheme_for_count
 from heatmark.data.readers.faces import read_facesynthetics, read_ldmks_txt, read_pts, read_pts_folder
-from heatmark.data.readers.files import read_coco_json, read_cofw, read_dlib_xml, read_wflw
+from heatmark.data.readers.files import read_coco_json, read_cofw, read_cuhk, read_dlib_xml, read_mtfl, read_wflw
 from heatmark.data.records import Records
 from heatmark.data.schemes import Scheme
 from heatmark.errors import DataError
@@ -31,7 +32,8 @@ from heatmark.errors import DataError
 
 # ------------------------------------------------------------------ dispatcher
 def load_dataset(name: str, root: str | Path, scheme: str | Scheme | None = None, skip_bad: bool = False) -> Records:
-    """Read a dataset by name: ``facesynthetics``, ``300w``, ``wflw``, ``cofw``, ``folder``, ``dlib``, ``coco``.
+    """Read a dataset by name: ``facesynthetics``, ``300w``, ``wflw``, ``cofw``, ``folder``, ``dlib``, ``coco``,
+    ``cuhk``, ``mtfl`` (the last two: 5-point lists, root = the list file).
 
     A ``.json`` root is read as COCO-style keypoints whatever the name (mmpose's 300W/WFLW/COFW files).
     """
@@ -50,10 +52,15 @@ def load_dataset(name: str, root: str | Path, scheme: str | Scheme | None = None
         return read_pts_folder(root, scheme=scheme, skip_bad=skip_bad)
     if name == "wflw":
         return read_wflw(root, skip_bad=skip_bad)
+    if name == "cuhk":
+        return read_cuhk(root, skip_bad=skip_bad)
+    if name == "mtfl":
+        return read_mtfl(root, skip_bad=skip_bad)
     if name == "cofw":
         return read_cofw(root, skip_bad=skip_bad)
     return read_dlib_xml(root, skip_bad=skip_bad)
 
 
 __all__ = ["DATASETS", "INDEX_OFFSET", "PTS_OFFSET", "load_dataset", "read_coco_json", "read_cofw", "read_dlib_xml",
-           "read_facesynthetics", "read_ldmks_txt", "read_pts", "read_pts_folder", "read_wflw", "scheme_for_count"]
+           "read_cuhk", "read_facesynthetics", "read_ldmks_txt", "read_mtfl", "read_pts", "read_pts_folder", "read_wflw",
+           "scheme_for_count"]

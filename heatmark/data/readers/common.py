@@ -12,7 +12,7 @@ from heatmark.errors import DataError
 
 PTS_OFFSET = -0.5  # 1-based pixel centres → continuous
 INDEX_OFFSET = 0.5  # 0-based pixel centres → continuous
-DATASETS = ("facesynthetics", "300w", "wflw", "cofw", "folder", "dlib", "coco")
+DATASETS = ("facesynthetics", "300w", "wflw", "cofw", "folder", "dlib", "coco", "cuhk", "mtfl")
 
 
 # ------------------------------------------------------------------ helpers

@@ -186,3 +186,62 @@ def read_coco_json(path: str | Path, image_root: str | Path | None = None, schem
     return _nonempty(_collect(anns, build, skip_bad), path, "annotations")
 
 
+
+
+# ------------------------------------------------------------------ CUHK / MTFL 5-point lists
+FIVE_POINT_OFFSET = PTS_OFFSET  # the lists come from MATLAB-era tools: 1-based pixel centres
+
+
+def _five_point_list(path: str | Path, parse, what: str, skip_bad: bool, offset: float) -> Records:
+    """Shared reader of the 5-point list formats: one face per line, a Windows-style relative image path
+    first (backslashes become the platform's separator), images relative to the list file's folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, f"{what} list file not found", "give the .txt list itself as --root")
+    lines = [(n, ln) for n, ln in enumerate(path.read_text(errors="replace").splitlines(), 1) if ln.strip()]
+    scheme = get_scheme("face5")
+
+    def build(item: tuple[int, str]) -> LandmarkRecord:
+        lineno, line = item
+        parts = line.split()
+        try:
+            values = [float(v) for v in parts[1:]]
+            pts, box = parse(values)
+        except (ValueError, IndexError):
+            raise DataError(path, f"line {lineno}: not a {what} line ({line.strip()[:80]!r})") from None
+        if not np.isfinite(pts).all():
+            raise DataError(path, f"line {lineno}: NaN or Inf coordinate")
+        image = path.parent / Path(*parts[0].replace("\\", "/").split("/"))
+        if not image.is_file():
+            raise DataError(image, f"image named on line {lineno} of {path.name} not found",
+                            "images are read relative to the list file's folder")
+        return LandmarkRecord(image_path=image, landmarks=pts + offset, scheme=scheme,
+                              box=None if box is None else box + offset, annotation_path=path)
+
+    return _nonempty(_collect(lines, build, skip_bad), path, f"{what} faces")
+
+
+def read_cuhk(path: str | Path, skip_bad: bool = False, offset: float = FIVE_POINT_OFFSET) -> Records:
+    """The CUHK facial-point lists (Sun et al. 2013, ``trainImageList.txt`` / ``testImageList.txt``): per line
+    ``path left right top bottom x1 y1 x2 y2 ... x5 y5`` (points: left eye, right eye, nose, left and right mouth
+    corner as seen in the image, i.e. the subject's right eye first)."""
+
+    def parse(v: list[float]):
+        if len(v) != 14:
+            raise ValueError
+        left, right, top, bottom = v[:4]
+        return np.asarray(v[4:14], np.float32).reshape(5, 2), np.array([left, top, right, bottom], np.float32)
+
+    return _five_point_list(path, parse, "CUHK", skip_bad, offset)
+
+
+def read_mtfl(path: str | Path, skip_bad: bool = False, offset: float = FIVE_POINT_OFFSET) -> Records:
+    """The MTFL lists (Zhang et al. 2014, ``training.txt`` / ``testing.txt``): per line
+    ``path x1 ... x5 y1 ... y5 gender smile glasses pose`` (all x first; no box; the attributes are ignored)."""
+
+    def parse(v: list[float]):
+        if len(v) not in (10, 14):
+            raise ValueError
+        return np.stack([v[0:5], v[5:10]], 1).astype(np.float32), None
+
+    return _five_point_list(path, parse, "MTFL", skip_bad, offset)
