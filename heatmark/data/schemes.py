@@ -268,7 +268,7 @@ FACE5 = Scheme(
     groups={"right_eye": (0,), "left_eye": (1,), "nose": (2,), "mouth": (3, 4)},
     norm=((0,), (1,)),  # eye centres
     # 68-point box side / 5-point box side and the centre shift, medians over 300w_helen_train's 870 faces
-    # (python -c in docs/five_point.md): a crop around 5 points frames the whole face
+    # (python tools/measure_box_expand.py): a crop around 5 points frames the whole face
     box_expand=(2.026, -0.006, 0.134),
 )
 
