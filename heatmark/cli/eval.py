@@ -60,10 +60,13 @@ def run(args: argparse.Namespace) -> int:
     if regions:
         print_table("NME per region (%)", [regions], {k: ".3f" for k in regions})
     if args.json:
-        from heatmark.atomic import atomic_write
         import json
 
-        atomic_write(args.json, json.dumps(res, indent=1))
+        from heatmark.atomic import atomic_write
+
+        doc = {**res, "per_image_nme": [round(float(v), 6) for v in result.per_image],
+               "images": [str(r.image_path) for r in result.records]}
+        atomic_write(args.json, json.dumps(doc, indent=1))
     if args.plots:
         write_plots(result, Path(args.plots), f"{args.dataset}: CED of NME ({len(result.per_image)} faces)",
                     Path(w).parent.name or "model")
