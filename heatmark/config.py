@@ -47,13 +47,16 @@ DEFAULTS: dict = {
     "eval": {"every": 1, "norm": "default"},
 }
 FREE_FORM = {("model", "options"), ("codec",), ("loss", "params"), ("augment",), ("aux",)}
+# Keys a config may set although DEFAULTS leaves them out (absent = the default), so that adding them changed
+# no existing config (benchmark run keys hash the whole config): key path -> default.
+OPTIONAL = {("model", "in_channels"): 3}
 LIST_OF_DICTS = {("data", "train"): {"dataset", "root", "ratio", "scheme", "limit", "relabel"}}
 
 
 def _check(user: dict, ref: dict, path: tuple[str, ...], source: str) -> None:
     for k, v in user.items():
         here = (*path, k)
-        if k not in ref:
+        if k not in ref and (*path, k) not in OPTIONAL:
             where = ".".join(path) or "top level"
             raise ConfigError(f"{source}: unknown key {'.'.join(here)!r}; valid keys at {where}: {sorted(ref)}")
         if here in FREE_FORM:
@@ -67,7 +70,7 @@ def _check(user: dict, ref: dict, path: tuple[str, ...], source: str) -> None:
                     raise ConfigError(f"{source}: unknown key(s) {sorted(bad)} in {'.'.join(here)}; "
                                       f"valid: {sorted(LIST_OF_DICTS[here])}")
             continue
-        if isinstance(ref[k], dict) and ref[k]:
+        if k in ref and isinstance(ref[k], dict) and ref[k]:
             if not isinstance(v, dict):
                 raise ConfigError(f"{source}: {'.'.join(here)} must be a mapping with keys {sorted(ref[k])}")
             _check(v, ref[k], here, source)

@@ -60,6 +60,7 @@ class ModelConfig(_Section):
     head: Literal["heatmap", "regression"] = "heatmap"
     backbone: str = "resnet18"
     options: dict[str, Any] = Field(default_factory=dict)
+    in_channels: Literal[1, 3] = 3  # 1: a grey model (colour input converted inside the network)
 
 
 class LossConfig(_Section):

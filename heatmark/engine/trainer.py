@@ -44,7 +44,10 @@ class TrainingDiverged(HeatmarkError):
 def model_and_codec(cfg: dict, scheme) -> tuple[torch.nn.Module, object]:
     """The untrained network and the target codec a training config describes."""
     m = cfg["model"]
-    model = create_model(m["head"], m["backbone"], scheme.num_points, **(m.get("options") or {}))
+    options = dict(m.get("options") or {})
+    if m.get("in_channels", 3) != 3:
+        options["in_channels"] = int(m["in_channels"])
+    model = create_model(m["head"], m["backbone"], scheme.num_points, **options)
     return model, create_codec(m["head"], int(cfg["data"]["input_size"]), **(cfg.get("codec") or {}))
 
 

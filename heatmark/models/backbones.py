@@ -23,22 +23,23 @@ class TimmBackbone(nn.Module):
     """A timm network's feature extractor (``features_only``: no classifier or head convolution is built):
     image → last feature map."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, in_channels: int = 3):
         super().__init__()
         import timm
 
-        self.net = timm.create_model(name, pretrained=False, features_only=True, out_indices=(-1,))
+        self.net = timm.create_model(name, pretrained=False, features_only=True, out_indices=(-1,),
+                                     in_chans=in_channels)
         self.out_channels = int(self.net.feature_info.channels()[-1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)[-1]
 
 
-def create_backbone(name: str, **kw) -> nn.Module:
+def create_backbone(name: str, in_channels: int = 3, **kw) -> nn.Module:
     """A backbone by name (see ``BACKBONES``); any timm model name also works. ``xception`` takes
-    ``width``, ``middle_blocks`` and ``slope``."""
+    ``width``, ``middle_blocks`` and ``slope``. ``in_channels``: 3 (colour) or 1 (grey)."""
     if name == "xception":
-        return XceptionLeaky(**kw)
+        return XceptionLeaky(in_channels=in_channels, **kw)
     if kw:
         raise ConfigError(f"backbone {name!r} takes no options, got {sorted(kw)}")
     import timm
@@ -46,4 +47,4 @@ def create_backbone(name: str, **kw) -> nn.Module:
     timm_name = TIMM_BACKBONES.get(name, name)
     if timm_name not in TIMM_BACKBONES.values() and not timm.is_model(timm_name):
         raise ConfigError(f"unknown backbone {name!r}; built-in: {list(BACKBONES)}, or any timm model name")
-    return TimmBackbone(timm_name)
+    return TimmBackbone(timm_name, in_channels)

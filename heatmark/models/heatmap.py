@@ -27,33 +27,37 @@ ENCODER_ALIASES = {"mobilenetv2": "mobilenet_v2", "mobilenetv3": "tu-mobilenetv3
 
 
 class HeatmapModel(nn.Module):
-    """Image in [0, 1] (B, 3, S, S) → heatmaps (B, K, S/stride, S/stride). S must be a multiple of 32."""
+    """Image in [0, 1] (B, 3, S, S) → heatmaps (B, K, S/stride, S/stride). S must be a multiple of 32.
+    ``in_channels=1``: a grey model (the colour input is converted inside, see :class:`Normalize`)."""
 
     head_type = "heatmap"
 
     def __init__(self, backbone: str = "resnet18", num_points: int = 68, arch: str = "unet", stride: int = 4,
-                 decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16), fpn_channels: int = 128):
+                 decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16), fpn_channels: int = 128,
+                 in_channels: int = 3):
         super().__init__()
         import segmentation_models_pytorch as smp
 
         if stride not in (1, 2, 4):
             raise ConfigError(f"heatmap output stride must be 1, 2 or 4, got {stride}")
         self.num_points, self.stride, self.arch = num_points, stride, arch.lower()
-        self.normalize = Normalize()
+        self.normalize = Normalize(in_channels=in_channels)  # in_channels 1: the network sees grey images
         encoder = ENCODER_ALIASES.get(backbone, backbone)
         try:
             if self.arch == "unet":
                 net = smp.create_model("unet", encoder_name=encoder, encoder_weights=None, classes=num_points,
-                                       decoder_channels=tuple(decoder_channels))
+                                       decoder_channels=tuple(decoder_channels), in_channels=in_channels)
                 keep = len(decoder_channels) - int(math.log2(stride))
                 net.decoder.blocks = net.decoder.blocks[:keep]
                 feat = decoder_channels[keep - 1]
             elif self.arch == "fpn":
                 net = smp.create_model("fpn", encoder_name=encoder, encoder_weights=None, classes=num_points,
-                                       decoder_segmentation_channels=fpn_channels, upsampling=1)
+                                       decoder_segmentation_channels=fpn_channels, upsampling=1,
+                                       in_channels=in_channels)
                 feat = fpn_channels
             else:
-                net = smp.create_model(self.arch, encoder_name=encoder, encoder_weights=None, classes=num_points)
+                net = smp.create_model(self.arch, encoder_name=encoder, encoder_weights=None, classes=num_points,
+                                       in_channels=in_channels)
                 feat = None
         except (KeyError, ValueError) as e:
             if "encoder" in str(e).lower() and encoder not in smp.encoders.get_encoder_names():

@@ -17,11 +17,11 @@ class RegressionModel(nn.Module):
     head_type = "regression"
 
     def __init__(self, backbone: str = "resnet18", num_points: int = 68, hidden: int = 256, dropout: float = 0.1,
-                 backbone_kw: dict | None = None):
+                 backbone_kw: dict | None = None, in_channels: int = 3):
         super().__init__()
         self.num_points = num_points
-        self.normalize = Normalize()
-        self.backbone = create_backbone(backbone, **(backbone_kw or {}))
+        self.normalize = Normalize(in_channels=in_channels)  # in_channels 1: the network sees grey images
+        self.backbone = create_backbone(backbone, in_channels=in_channels, **(backbone_kw or {}))
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Sequential(
             nn.Flatten(),

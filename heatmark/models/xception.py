@@ -48,14 +48,14 @@ class XceptionBlock(nn.Module):
 class XceptionLeaky(nn.Module):
     """Feature extractor: (B, 3, H, W) → (B, out_channels, H/32, W/32)."""
 
-    def __init__(self, width: float = 0.5, middle_blocks: int = 6, slope: float = 0.1):
+    def __init__(self, width: float = 0.5, middle_blocks: int = 6, slope: float = 0.1, in_channels: int = 3):
         super().__init__()
 
         def c(n: int) -> int:
             return max(8, int(round(n * width / 8)) * 8)
 
         self.entry = nn.Sequential(
-            nn.Conv2d(3, c(32), 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c(32)), _act(slope),
+            nn.Conv2d(in_channels, c(32), 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c(32)), _act(slope),
             nn.Conv2d(c(32), c(64), 3, padding=1, bias=False), nn.BatchNorm2d(c(64)), _act(slope),
             XceptionBlock(c(64), c(128), 2, 2, start_with_act=False, slope=slope),
             XceptionBlock(c(128), c(256), 2, 2, slope=slope),
