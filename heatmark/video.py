@@ -75,8 +75,9 @@ def _lost(pts: np.ndarray, scores: np.ndarray, shape, min_score: float) -> bool:
 
 def process_video(landmarker, source, out_path: str | Path | None, smooth: bool = True, min_cutoff: float = 1.0,
                   beta: float = 0.05, min_score: float = 0.15, max_faces: int = 4, max_frames: int | None = None,
-                  draw: bool = True) -> VideoStats:
-    """Read ``source`` (a file path or a camera index), write an annotated video to ``out_path``."""
+                  draw: bool = True, render=None) -> VideoStats:
+    """Read ``source`` (a file path or a camera index), write an annotated video to ``out_path``.
+    ``render(rgb, landmarks) -> rgb`` draws each tracked face (default: the landmarks; face filters pass theirs)."""
     cap = cv2.VideoCapture(int(source) if isinstance(source, int) else str(source))
     if not cap.isOpened():
         raise DataError(None if isinstance(source, int) else source, "cannot open video",
@@ -112,7 +113,7 @@ def process_video(landmarker, source, out_path: str | Path | None, smooth: bool 
                 shown = rgb
                 for tr in tracks:
                     pts = tr.filter(tr.landmarks, dt) if tr.filter is not None else tr.landmarks
-                    shown = draw_landmarks(shown, pts, landmarker.scheme)
+                    shown = render(shown, pts) if render else draw_landmarks(shown, pts, landmarker.scheme)
                 elapsed = time.perf_counter() - t_start
                 fps = stats.frames / elapsed if elapsed else 0.0
                 out = cv2.cvtColor(shown, cv2.COLOR_RGB2BGR)

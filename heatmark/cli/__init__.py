@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "video": ("heatmark.cli.video", "landmarks on a video or camera, with tracking and smoothing"),
     "adapt": ("heatmark.cli.adapt", "fit a label adapter (model convention → a real set's) from real labels"),
     "pseudo-label": ("heatmark.cli.pseudo", "label unannotated photos with a teacher model (self-training)"),
+    "filter": ("heatmark.cli.filter", "face filters: glasses, moustache, hat, mask or your own PNG on each face"),
     "viz": ("heatmark.cli.viz", "see inside a model: heatmaps, first-layer filters, training curves, CED"),
     "export": ("heatmark.cli.export", "export weights to ONNX (with a parity check)"),
     "bench": ("heatmark.cli.bench", "benchmarks: decoding, model size and speed, the synthetic→real grid"),
