@@ -1,0 +1,57 @@
+"""The documentation's examples run, and its generated reference pages build from the code."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", ROOT / "docs" / "getting-started.md", *sorted((ROOT / "docs" / "guides").glob("*.md"))]
+
+
+def _python_blocks(page: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+
+
+BLOCKS = [(p.relative_to(ROOT).as_posix(), i, code) for p in PAGES for i, code in enumerate(_python_blocks(p))]
+
+
+def test_there_are_examples_to_run():
+    assert len(BLOCKS) >= 3 and any(name == "README.md" for name, _, _ in BLOCKS)
+
+
+@pytest.mark.parametrize("name, index, code", BLOCKS, ids=[f"{n}#{i}" for n, i, _ in BLOCKS])
+def test_python_examples_run(name, index, code, tmp_path):
+    from heatmark.cli import BUNDLED_PHOTO
+
+    shutil.copy(BUNDLED_PHOTO, tmp_path / "photo.jpg")  # the examples' photo
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, f"{name} block {index} failed:\n{code}\n{r.stderr[-2000:]}"
+
+
+def test_generated_reference_pages_cover_every_command_and_key():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import mkdocs_hooks
+    finally:
+        sys.path.pop(0)
+    from heatmark.cli import COMMANDS
+
+    cli = mkdocs_hooks.cli_reference()
+    assert all(f"## heatmark {c}" in cli for c in COMMANDS) and "### heatmark bench speed" in cli
+    cfg = mkdocs_hooks.config_reference()
+    assert "`optim.lr`" in cfg and "> 0" in cfg and "`data.input_size`" in cfg
+    models = mkdocs_hooks.models_page()
+    assert "## `default`" in models and "AFW NME" in models
+
+
+def test_no_development_history_in_the_project_text():
+    texts = [ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").rglob("*.md"), *(ROOT / "configs").rglob("*.yaml")]
+    bad = [f"{p.relative_to(ROOT)}: {m.group(0)}" for p in texts
+           for m in re.finditer(r"\bsessions? ?\d|session-\d", p.read_text(), flags=re.I)]
+    assert not bad, bad
