@@ -73,3 +73,14 @@ def test_card_accuracy_is_what_eval_prints(shared, tmp_path, name):
     assert main(args + ([] if name == "default" else ["--weights", name])) == 0
     res = json.loads((tmp_path / "e.json").read_text())
     assert res["n"] == 337 and res["nme"] == pytest.approx(card["accuracy"]["nme"], abs=1e-6)
+
+
+def test_models_command_lists_the_shipped_models_from_their_cards(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "default" in out and "mixing" in out and "8.56" in out
+    assert main(["models", "--json"]) == 0
+    import json
+
+    cards = json.loads(capsys.readouterr().out)
+    assert {c["name"] for c in cards} >= {"default", "mixing"}

@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("heatmark.cli.eval", "evaluate weights on an annotated dataset"),
     "predict": ("heatmark.cli.predict", "landmarks on images: annotated PNGs + one JSON per image"),
     "video": ("heatmark.cli.video", "landmarks on a video or camera, with tracking and smoothing"),
+    "models": ("heatmark.cli.models", "list the shipped models with their card's numbers"),
     "adapt": ("heatmark.cli.adapt", "fit a label adapter (model convention → a real set's) from real labels"),
     "pseudo-label": ("heatmark.cli.pseudo", "label unannotated photos with a teacher model (self-training)"),
     "filter": ("heatmark.cli.filter", "face filters: glasses, moustache, hat, mask or your own PNG on each face"),

@@ -1,0 +1,37 @@
+"""``heatmark models``: the shipped models, from their cards (name, training data, AFW NME, ms/face, size)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(mp: argparse.ArgumentParser) -> None:
+    mp.add_argument("--json", action="store_true", help="print the cards as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from heatmark.api import WEIGHTS_DIR, shipped_models
+    from heatmark.cli.common import print_table
+
+    cards = []
+    for name in shipped_models():
+        side = WEIGHTS_DIR / f"{name}.json"
+        card = json.loads(side.read_text()).get("card", {}) if side.is_file() else {}
+        cards.append({"name": name, **card})
+    if args.json:
+        print(json.dumps(cards, indent=1))
+        return 0
+    rows = []
+    for c in cards:
+        acc, speed = c.get("accuracy", {}), c.get("speed", {})
+        data = " + ".join(f"{d.get('faces', '?')} {d['dataset']}" for d in c.get("training_data", []))
+        ms = speed.get("ms_per_face", {})
+        rows.append({"name": c["name"], "training data": data or "?", "AFW NME %": acc.get("nme", float("nan")),
+                     "w/o jaw %": acc.get("nme_no_jaw", float("nan")),
+                     "ms/face (onnx b1)": ms.get("onnx b1", float("nan")), "MB": speed.get("file_mb", float("nan")),
+                     "default": "yes" if c["name"] == "default" else ""})
+    print_table("shipped models (heatmark/weights; cards: heatmark/weights/NAME.json)", rows,
+                {"AFW NME %": ".2f", "w/o jaw %": ".2f", "ms/face (onnx b1)": ".1f", "MB": ".1f"})
+    return 0
