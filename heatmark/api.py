@@ -89,9 +89,19 @@ def check_boxes(boxes, width: int, height: int) -> np.ndarray:
 
 @dataclass
 class Face:
-    box: np.ndarray  # (4,) x1, y1, x2, y2: the detector's (or your) box
-    landmarks: np.ndarray  # (K, 2) original-image pixels
-    scores: np.ndarray  # (K,) per-point confidence (heatmap peak value; 1 for regression models)
+    """One face found in an image.
+
+    Attributes:
+        box: (4,) x1, y1, x2, y2 in image pixels: the detector's box, or the one you passed.
+        landmarks: (K, 2) points in the image's pixels (continuous coordinates, origin at the top-left corner of
+            the top-left pixel), in the model's scheme (68 iBUG points for the shipped models).
+        scores: (K,) per-point confidence (the heatmap peak; 1 for regression models).
+        detection_score: the detector's score, or None for your own boxes.
+    """
+
+    box: np.ndarray
+    landmarks: np.ndarray
+    scores: np.ndarray
     detection_score: float | None = None
 
     def to_dict(self) -> dict:
@@ -120,16 +130,34 @@ def as_rgb(image, color: str = "rgb") -> np.ndarray:
 
 
 class Landmarker:
-    """Face detection + landmark model, on the CPU (or a GPU with ``device="cuda"``).
+    """Face detection + landmark model, on the CPU (or a GPU with ``device="cuda"``). Safe to share between
+    threads (the detector runs under a lock).
 
-    weights: a heatmark ``.safetensors`` file, an ``.onnx`` file from ``heatmark export`` (then inference runs on
-    onnxruntime and NumPy, without importing torch), or the name of a shipped model: ``"default"`` (synthetic-only
-    training, used when ``weights`` is None) or ``"mixing"`` (trained with real faces mixed in). detector: ``"opencv"``
-    (default), ``"dlib"``, a callable ``rgb -> (boxes, scores)``, or ``None`` (then pass ``boxes``).
-    backend: ``"torch"`` or ``"onnx"`` (onnxruntime; exported on first use to a cache file).
-    flip: horizontal-flip test-time augmentation (averages the prediction with the mirrored one).
-    adapter: a label adapter file (``heatmark adapt``) mapping the model's landmark convention to a data set's,
-    applied to every prediction; it was fitted with real labels, so the result is not synthetic-only.
+    Args:
+        weights: a heatmark ``.safetensors`` file, an ``.onnx`` file from ``heatmark export`` (then inference runs
+            on onnxruntime and NumPy, without importing torch), or the name of a shipped model: ``"default"``
+            (used when None) or ``"mixing"``. A shipped name wins over a local path of that name.
+        detector: ``"opencv"`` (default), ``"dlib"``, a callable ``rgb -> (boxes (N, 4), scores (N,))``, or
+            None (then pass ``boxes`` to :meth:`predict`).
+        device: ``"cpu"`` or ``"cuda"`` (torch backend).
+        backend: ``"torch"`` or ``"onnx"`` (onnxruntime; the model is exported once to a cache file).
+        flip: horizontal-flip test-time augmentation (the mean with the mirrored prediction).
+        decoder: a heatmap decoder overriding the model's (``argmax``, ``quarter``, ``dark``, ``soft_argmax``,
+            ``local_soft_argmax``).
+        onnx_path: where the onnx backend's export goes (default: a user cache file).
+        adapter: a label adapter file (``heatmark adapt``) applied to every prediction; it was fitted with real
+            labels, so the result is not synthetic-only.
+
+    Raises:
+        HeatmarkError: an unknown shipped name, a backend other than torch/onnx.
+        DataError: a weights or adapter file that is missing or unreadable (named in the message).
+
+    Example:
+        >>> import heatmark
+        >>> lm = heatmark.Landmarker()
+        >>> faces = lm.predict("photo.jpg")
+        >>> faces[0].landmarks.shape
+        (68, 2)
     """
 
     def __init__(self, weights: str | Path | None = None, detector="opencv", device: str = "cpu",
@@ -200,7 +228,22 @@ class Landmarker:
             return self.detector(rgb)
 
     def predict(self, image, boxes=None, color: str = "rgb") -> list[Face]:
-        """One :class:`Face` per detected face (or per given box, x1 y1 x2 y2 in image pixels)."""
+        """Landmarks of every face in ``image``.
+
+        Args:
+            image: a path (EXIF orientation applied), an RGB array (H, W, 3) (grey and RGBA arrays too), or a PIL
+                image.
+            boxes: face boxes [[x1, y1, x2, y2], ...] in image pixels; None runs the detector.
+            color: ``"rgb"`` or ``"bgr"`` (OpenCV frames) for arrays.
+
+        Returns:
+            One :class:`Face` per detected face (or per given box), landmarks in the image's pixels.
+
+        Raises:
+            HeatmarkError: bad boxes (not 4 numbers, NaN/Inf, empty, outside the image, absurdly large), or no
+                detector and no boxes.
+            DataError: an unreadable image file (named in the message).
+        """
         rgb = as_rgb(image, color)
         det_scores = None
         if boxes is None:
