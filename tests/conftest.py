@@ -42,3 +42,38 @@ def tiny_weights(tmp_path_factory):
         save_model(path, m, model_meta(m, codec, IBUG68, 64, 1.25))
         out[head] = path
     return out
+
+
+class OpenedFiles:
+    """Paths opened while recording (a Python audit hook; hooks cannot be removed, so this one stops recording)."""
+
+    def __init__(self):
+        import sys
+
+        self.paths: list[str] = []
+        self.recording = False
+        sys.addaudithook(self._hook)
+
+    def _hook(self, event, args):
+        if self.recording and event == "open" and isinstance(args[0], (str, Path)):
+            self.paths.append(str(args[0]))
+
+    def __enter__(self):
+        self.paths.clear()
+        self.recording = True
+        return self
+
+    def __exit__(self, *exc):
+        self.recording = False
+
+
+_OPENED: OpenedFiles | None = None
+
+
+@pytest.fixture
+def opened_files() -> OpenedFiles:
+    """``with opened_files as rec: ...`` then ``rec.paths``: every file opened inside the block."""
+    global _OPENED
+    if _OPENED is None:
+        _OPENED = OpenedFiles()
+    return _OPENED

@@ -1,7 +1,5 @@
 """Label adapters: a known convention change is learned back; the fit reads only its own set."""
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -58,7 +56,7 @@ def test_save_load_round_trip_and_a_bad_file(tmp_path):
         LabelAdapter.load(tmp_path / "missing.npz")
 
 
-def test_fit_reads_only_the_fitting_set_and_eval_applies_it(tiny_weights, fixtures, tmp_path):
+def test_fit_reads_only_the_fitting_set_and_eval_applies_it(tiny_weights, fixtures, tmp_path, opened_files):
     """The adapter's fit opens no file of another data set (the evaluation set stays unseen)."""
     import shutil
 
@@ -68,18 +66,10 @@ def test_fit_reads_only_the_fitting_set_and_eval_applies_it(tiny_weights, fixtur
     shutil.copytree(fixtures / "300w", fit_set)
     other = tmp_path / "afw"  # stands for the evaluation set: must never be opened by the fit
     shutil.copytree(fixtures / "300w", other)
-    opened: list[str] = []
-    recording = [True]
-
-    def hook(event, args):  # audit hooks cannot be removed: it stops recording after the fit
-        if recording[0] and event == "open" and isinstance(args[0], (str, Path)):
-            opened.append(str(args[0]))
-
-    sys.addaudithook(hook)
-    rc = main(["adapt", "--weights", str(tiny_weights["heatmap"]), "--dataset", "300w", "--root", str(fit_set),
-               "--out", str(tmp_path / "ad.npz"), "--folds", "2"])
-    recording[0] = False
-    fit_opened = list(opened)
+    with opened_files as rec:
+        rc = main(["adapt", "--weights", str(tiny_weights["heatmap"]), "--dataset", "300w", "--root", str(fit_set),
+                   "--out", str(tmp_path / "ad.npz"), "--folds", "2"])
+    fit_opened = list(rec.paths)
     assert rc == 0 and (tmp_path / "ad.npz").is_file()
     assert not [p for p in fit_opened if str(other) in p]
     assert any(str(fit_set) in p and p.endswith(".pts") for p in fit_opened)

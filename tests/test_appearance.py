@@ -1,8 +1,6 @@
 """Mask-guided appearance randomisation: colour only, so landmarks stay pixel-exact."""
 
 import shutil
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,19 +52,12 @@ def test_part_colours_change_only_the_parts():
     assert np.abs(out[15:25, 15:25].astype(int) - img[15:25, 15:25]).mean() > 1
 
 
-def test_style_transfer_moves_colour_statistics(tmp_path, fixtures):
+def test_style_transfer_moves_colour_statistics(tmp_path, fixtures, opened_files):
     photos = tmp_path / "real"
     shutil.copytree(fixtures / "300w", photos)
-    opened: list[str] = []
-    recording = [True]
-
-    def hook(event, args):
-        if recording[0] and event == "open" and isinstance(args[0], (str, Path)):
-            opened.append(str(args[0]))
-
-    sys.addaudithook(hook)
-    pool = appearance.style_statistics(photos)
-    recording[0] = False
+    with opened_files as rec:
+        pool = appearance.style_statistics(photos)
+    opened = list(rec.paths)
     assert pool.shape == (6, 2, 3) and not [p for p in opened if p.endswith(".pts")]
     img = np.full((32, 32, 3), 120, np.uint8) + np.random.default_rng(0).integers(0, 20, (32, 32, 3)).astype(np.uint8)
     ref = np.array([[[200.0, 140.0, 150.0], [30.0, 5.0, 5.0]]])

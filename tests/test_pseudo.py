@@ -2,31 +2,22 @@
 
 import json
 import shutil
-import sys
-from pathlib import Path
 
 import numpy as np
 
 from heatmark.cli import BUNDLED_PHOTO, main
 
 
-def test_pseudo_labels_never_open_annotations_and_load_as_a_source(tiny_weights, fixtures, tmp_path):
+def test_pseudo_labels_never_open_annotations_and_load_as_a_source(tiny_weights, fixtures, tmp_path, opened_files):
     photos = tmp_path / "photos"
     shutil.copytree(fixtures / "300w", photos)
     shutil.copy(BUNDLED_PHOTO, photos / "group.jpg")
     (photos / "group.pts").write_text("version: 1\nn_points: 68\n{\n}\n")  # a label that must stay unread
-    opened: list[str] = []
-    recording = [True]
-
-    def hook(event, args):  # audit hooks cannot be removed: it records during the labelling only
-        if recording[0] and event == "open" and isinstance(args[0], (str, Path)):
-            opened.append(str(args[0]))
-
-    sys.addaudithook(hook)
     out = tmp_path / "pseudo" / "labels.json"
-    rc = main(["pseudo-label", str(photos), "--weights", str(tiny_weights["heatmap"]), "--out", str(out),
-               "--keep", "1.0"])
-    recording[0] = False
+    with opened_files as rec:
+        rc = main(["pseudo-label", str(photos), "--weights", str(tiny_weights["heatmap"]), "--out", str(out),
+                   "--keep", "1.0"])
+    opened = list(rec.paths)
     assert rc == 0
     assert not [p for p in opened if p.endswith(".pts")], "an annotation file was opened"
     assert any(p.endswith("group.jpg") for p in opened)

@@ -37,9 +37,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.inputs:
         raise HeatmarkError("give photos or folders to filter (or --video / --camera)")
-    from heatmark.cli.predict import iter_images, output_names, refuse_overwrite
-    from heatmark.data.image_io import read_image_info, write_image
-    from heatmark.errors import DataError
+    from heatmark.cli.predict import iter_images, output_names, read_or_skip, refuse_overwrite
+    from heatmark.data.image_io import write_image
 
     images = list(iter_images(args.inputs, recursive=False))
     out = Path(args.out)
@@ -47,13 +46,10 @@ def run(args: argparse.Namespace) -> int:
     lm = landmarker(args)
     bad, n_faces = [], 0
     for path, stem in zip(images, output_names(images)):
-        try:
-            rgb, _ = read_image_info(path)
-        except DataError as e:
-            if not args.skip_bad:
-                raise
-            bad.append(str(e))
+        read = read_or_skip(path, args.skip_bad, bad)
+        if read is None:
             continue
+        rgb = read[0]
         faces = lm.predict(rgb)
         for f in faces:
             rgb = overlay.apply(rgb, f.landmarks)

@@ -35,6 +35,20 @@ def iter_images(inputs: list[str], recursive: bool):
             raise DataError(p, "file or folder not found")
 
 
+def read_or_skip(path: Path, skip_bad: bool, bad: list[str]):
+    """(rgb, info) of a photo, or None when it is unreadable and ``skip_bad`` (its error is added to ``bad``)."""
+    from heatmark.data.image_io import read_image_info
+    from heatmark.errors import DataError
+
+    try:
+        return read_image_info(path)
+    except DataError as e:
+        if not skip_bad:
+            raise
+        bad.append(str(e))
+        return None
+
+
 def output_names(images: list[Path]) -> list[str]:
     """The output stem of each image: its name, prefixed by its folders when another image has the same name."""
     used: set[str] = set()
@@ -65,9 +79,8 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from heatmark.atomic import atomic_write
-    from heatmark.data.image_io import read_image_info, write_image
+    from heatmark.data.image_io import write_image
     from heatmark.data.visualize import draw_landmarks
-    from heatmark.errors import DataError
 
     inputs = args.inputs or [str(BUNDLED_PHOTO)]
     images = list(iter_images(inputs, args.recursive))
@@ -82,14 +95,11 @@ def run(args: argparse.Namespace) -> int:
         if (out / f"{stem}.json").is_file() and args.resume:
             n_resumed += 1
             continue
-        try:
-            rgb, info = read_image_info(path)
-        except DataError as e:
-            if not args.skip_bad:
-                raise
-            bad.append(str(e))
+        read = read_or_skip(path, args.skip_bad, bad)
+        if read is None:
             n_skipped += 1
             continue
+        rgb, info = read
         h, w = rgb.shape[:2]
         boxes = [[0, 0, w, h]] if args.detector == "full" else None
         faces = lm.predict(rgb, boxes=boxes)
