@@ -13,6 +13,7 @@ pixel (the centre of pixel (0, 0) is (0.5, 0.5)).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,8 +161,9 @@ class Landmarker:
         (68, 2)
     """
 
-    def __init__(self, weights: str | Path | None = None, detector="opencv", device: str = "cpu",
-                 backend: str = "torch", flip: bool = False, decoder: str | None = None, onnx_path=None,
+    def __init__(self, weights: str | Path | None = None, detector: str | Callable | None = "opencv",
+                 device: str = "cpu", backend: str = "torch", flip: bool = False, decoder: str | None = None,
+                 onnx_path: str | Path | None = None,
                  adapter: str | Path | None = None):
         self.weights = resolve_weights(weights)
         self.flip, self.decoder = flip, decoder
@@ -227,7 +229,8 @@ class Landmarker:
         with self._detector_lock:
             return self.detector(rgb)
 
-    def predict(self, image, boxes=None, color: str = "rgb") -> list[Face]:
+    def predict(self, image: str | Path | np.ndarray, boxes: list | np.ndarray | None = None,
+                color: str = "rgb") -> list[Face]:
         """Landmarks of every face in ``image``.
 
         Args:

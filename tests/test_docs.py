@@ -55,3 +55,14 @@ def test_no_development_history_in_the_project_text():
     bad = [f"{p.relative_to(ROOT)}: {m.group(0)}" for p in texts
            for m in re.finditer(r"\bsessions? ?\d|session-\d", p.read_text(), flags=re.I)]
     assert not bad, bad
+
+
+def test_site_builds_strict(tmp_path):
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocstrings")
+    pytest.importorskip("material")
+    r = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300, env={**__import__("os").environ,
+                                                                                  "NO_MKDOCS_2_WARNING": "1"})
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    assert (tmp_path / "site" / "reference" / "api" / "index.html").is_file()
