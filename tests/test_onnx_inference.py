@@ -41,3 +41,14 @@ def test_onnx_without_description_is_refused(tmp_path):
     bad.write_bytes(b"not onnx")
     with pytest.raises(DataError, match="x.onnx: not a readable ONNX model"):
         Landmarker(bad, detector=None)
+
+
+def test_cli_predict_with_an_onnx_file_imports_no_torch(tiny_weights, tmp_path):
+    onnx_path = tmp_path / "tiny.onnx"
+    assert main(["export", "--weights", str(tiny_weights["heatmap"]), "--out", str(onnx_path)]) == 0
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "heatmark", "predict", "--weights", str(onnx_path),
+                        "--out", str(tmp_path / "pred"), "--no-images"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
+    assert "torch" not in imported and "onnxruntime" in imported
+    assert json.loads((tmp_path / "pred" / "photo.json").read_text())["faces"]
