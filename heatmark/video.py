@@ -73,6 +73,17 @@ def _lost(pts: np.ndarray, scores: np.ndarray, shape, min_score: float) -> bool:
     return (not inside) or size < 12 or float(np.mean(scores)) < min_score
 
 
+def _annotated(rgb: np.ndarray, tracks: list, dt: float, render, scheme, fps: float) -> np.ndarray:
+    """A BGR output frame: each track's smoothed landmarks drawn (or ``render``-ed) and the FPS printed."""
+    shown = rgb
+    for tr in tracks:
+        pts = tr.filter(tr.landmarks, dt) if tr.filter is not None else tr.landmarks
+        shown = render(shown, pts) if render else draw_landmarks(shown, pts, scheme)
+    out = cv2.cvtColor(shown, cv2.COLOR_RGB2BGR)
+    cv2.putText(out, f"{fps:.1f} FPS", (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (0, 255, 255), 2, cv2.LINE_AA)
+    return out
+
+
 def process_video(landmarker, source, out_path: str | Path | None, smooth: bool = True, min_cutoff: float = 1.0,
                   beta: float = 0.05, min_score: float = 0.15, max_faces: int = 4, max_frames: int | None = None,
                   draw: bool = True, render=None) -> VideoStats:
@@ -110,15 +121,8 @@ def process_video(landmarker, source, out_path: str | Path | None, smooth: bool 
             stats.landmark_seconds += time.perf_counter() - t0
             stats.frames += 1
             if draw or out_path:
-                shown = rgb
-                for tr in tracks:
-                    pts = tr.filter(tr.landmarks, dt) if tr.filter is not None else tr.landmarks
-                    shown = render(shown, pts) if render else draw_landmarks(shown, pts, landmarker.scheme)
                 elapsed = time.perf_counter() - t_start
-                fps = stats.frames / elapsed if elapsed else 0.0
-                out = cv2.cvtColor(shown, cv2.COLOR_RGB2BGR)
-                cv2.putText(out, f"{fps:.1f} FPS", (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (0, 255, 255), 2,
-                            cv2.LINE_AA)
+                out = _annotated(rgb, tracks, dt, render, landmarker.scheme, stats.frames / elapsed if elapsed else 0.0)
                 if out_path:
                     if writer is None:
                         Path(out_path).parent.mkdir(parents=True, exist_ok=True)
