@@ -42,8 +42,7 @@ def export_onnx(model: torch.nn.Module, input_size: int, path: str | Path, opset
     return path
 
 
-def onnx_session(model: torch.nn.Module, input_size: int, path: str | Path | None = None, threads: int | None = None,
-                 meta: dict | None = None):
+def onnx_session(model: torch.nn.Module, input_size: int, path: str | Path | None = None, threads: int | None = None):
     """An onnxruntime CPU session for ``model``; exported to ``path`` (or a cache file keyed by the
     weights) when that file does not exist yet."""
     from heatmark.onnx_runtime import open_session
@@ -52,7 +51,7 @@ def onnx_session(model: torch.nn.Module, input_size: int, path: str | Path | Non
         path = cached_onnx_path(model, input_size)
     path = Path(path)
     if not path.is_file():
-        export_onnx(model, input_size, path, meta=meta)
+        export_onnx(model, input_size, path)
     return open_session(path, threads)
 
 

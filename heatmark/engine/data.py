@@ -17,13 +17,25 @@ from heatmark.data.relabel import relabel_records
 TRAIN_MARGIN = 1.5  # training caches keep 1.5x the final crop, at the same pixel scale, for augmentation
 
 
-def _tag(entry: dict) -> str:
+def source_tag(entry: dict) -> str:
+    """The crop-cache tag of a data source (training, validation or evaluation)."""
     limit = f"-first{int(entry['limit'])}" if entry.get("limit") else ""
     relabel = f"-{entry['relabel']}" if entry.get("relabel") else ""
     return f"{entry['dataset']}-{Path(str(entry['root'])).resolve().name}{limit}{relabel}"
 
 
 def build_source(entry: dict, data_cfg: dict, scheme, augment, seed: int, train: bool) -> tuple[LandmarkDataset, Records]:
+    """A cached, augmented training source; or (``train=False``) a validation set, cropped as the evaluation
+    pipeline crops it (:func:`heatmark.engine.evaluate.load_eval_set`)."""
+    if not train:
+        from heatmark.engine.evaluate import load_eval_set
+
+        data = load_eval_set(entry["dataset"], entry["root"], int(data_cfg["input_size"]),
+                             float(data_cfg["box_scale"]), scheme, entry.get("scheme"), bool(data_cfg.get("skip_bad")),
+                             data_cfg.get("cache_dir") or default_cache_dir(), tag=source_tag(entry))
+        for e in data.skipped:
+            print(f"skipped: {e}")
+        return data.dataset, data.records
     records = load_dataset(entry["dataset"], entry["root"], scheme=entry.get("scheme"),
                            skip_bad=bool(data_cfg.get("skip_bad")))
     if entry.get("limit"):  # the first N samples (readers sort by name): training-set size studies
@@ -31,15 +43,13 @@ def build_source(entry: dict, data_cfg: dict, scheme, augment, seed: int, train:
         records = Records(records[:n], records.skipped)
     records = relabel_records(records, entry.get("relabel"))  # e.g. silhouette: jaw on the visible outline
     size, box = int(data_cfg["input_size"]), float(data_cfg["box_scale"])
-    margin = TRAIN_MARGIN if train else 1.0
     cache_dir = data_cfg.get("cache_dir") or default_cache_dir()
-    cache = CropCache(records, size=round(size * margin), context=box * margin, cache_dir=cache_dir,
-                      tag=_tag(entry), skip_bad=bool(data_cfg.get("skip_bad")))
+    cache = CropCache(records, size=round(size * TRAIN_MARGIN), context=box * TRAIN_MARGIN, cache_dir=cache_dir,
+                      tag=source_tag(entry), skip_bad=bool(data_cfg.get("skip_bad")))
     records = Records(cache.records, records.skipped + cache.skipped)
     for e in records.skipped:
         print(f"skipped: {e}")
-    ds = LandmarkDataset(cache, input_size=size, target_scheme=scheme, augment=augment if train else None,
-                         box_scale=box, seed=seed)
+    ds = LandmarkDataset(cache, input_size=size, target_scheme=scheme, augment=augment, box_scale=box, seed=seed)
     return ds, records
 
 

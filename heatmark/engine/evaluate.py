@@ -88,15 +88,18 @@ def degenerate_faces(gt: np.ndarray, scheme: Scheme, norm: str = "default") -> n
     return ~np.isfinite(d) | (d < MIN_NORM_PX)
 
 
-def evaluate(pred: np.ndarray, model_scheme: Scheme, records: Records, norm: str = "default",
-             subsets: dict[str, np.ndarray] | None = None) -> dict:
-    """Metrics on the whole set (and per subset). ``pred`` in original-image pixels, model scheme. Faces whose
-    annotation cannot normalise an error are left out and named in ``excluded``."""
+def _compared(pred: np.ndarray, model_scheme: Scheme, records: Records, norm: str):
+    """Predictions and annotations in one scheme, and which faces cannot be scored (:func:`degenerate_faces`)."""
     p, g, vis, scheme = common_scheme(pred, model_scheme, records)
     bad = degenerate_faces(g, scheme, norm)
     if bad.all():
         raise ConfigError(f"none of the {len(records)} faces can be scored: every annotation's normalising "
                           f"distance ({norm}) is under {MIN_NORM_PX:g} px")
+    return p, g, vis, scheme, bad
+
+
+def _metrics(p, g, vis, scheme: Scheme, bad: np.ndarray, records: Records, norm: str,
+             subsets: dict[str, np.ndarray] | None) -> dict:
     keep = ~bad
     res = summarize(p[keep], g[keep], scheme, norm, None if vis is None else vis[keep])
     res["scheme"] = scheme.name
@@ -107,6 +110,13 @@ def evaluate(pred: np.ndarray, model_scheme: Scheme, records: Records, norm: str
         if m.any():
             res[name] = summarize(p[m], g[m], scheme, norm, None if vis is None else vis[m])
     return res
+
+
+def evaluate(pred: np.ndarray, model_scheme: Scheme, records: Records, norm: str = "default",
+             subsets: dict[str, np.ndarray] | None = None) -> dict:
+    """Metrics on the whole set (and per subset). ``pred`` in original-image pixels, model scheme. Faces whose
+    annotation cannot normalise an error are left out and named in ``excluded``."""
+    return _metrics(*_compared(pred, model_scheme, records, norm), records, norm, subsets)
 
 
 def predict_with_detector(weights, records: Records, detector: str = "opencv", decoder: str | None = None,
@@ -188,9 +198,9 @@ def load_eval_set(dataset: str, root: str | Path, input_size: int, box_scale: fl
 def score(pred: np.ndarray, model_scheme: Scheme, records: Records, norm: str = "default",
           subsets: dict[str, np.ndarray] | None = None) -> Evaluation:
     """Metrics and per-image NME of predictions (original-image pixels, model scheme) against ``records``."""
-    metrics = evaluate(pred, model_scheme, records, norm, subsets)
-    p, g, vis, sch = common_scheme(pred, model_scheme, records)
-    keep = ~degenerate_faces(g, sch, norm)
+    p, g, vis, sch, bad = _compared(pred, model_scheme, records, norm)
+    metrics = _metrics(p, g, vis, sch, bad, records, norm, subsets)
+    keep = ~bad
     if not keep.all():
         records = Records([r for r, k in zip(records, keep) if k])
         pred, p, g, vis = pred[keep], p[keep], g[keep], None if vis is None else vis[keep]

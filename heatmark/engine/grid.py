@@ -148,12 +148,13 @@ def _write_json(path: Path, obj) -> None:
 def _eval_set(cfg: dict, scheme, meta: dict):
     """The grid's eval set (its ``data.val``) as the run's model crops it, cached beside the training crops."""
     from heatmark.data.cache import default_cache_dir
+    from heatmark.engine.data import source_tag
     from heatmark.engine.evaluate import load_eval_set
 
     val = cfg["data"]["val"]
     return load_eval_set(val["dataset"], val["root"], int(meta["input_size"]), float(meta["box_scale"]), scheme,
                          val.get("scheme"), cache_dir=cfg["data"].get("cache_dir") or default_cache_dir(),
-                         tag=f"{val['dataset']}-{Path(str(val['root'])).resolve().name}")
+                         tag=source_tag(val))
 
 
 def evaluate_run(cfg: dict, run_dir: Path) -> dict:
