@@ -21,11 +21,13 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: str | Path) -> None:
+def _save(fig, path: str | Path, tight: bool = False) -> None:
+    """Write ``fig`` at figsize × 100 dpi (the requested pixel size), or ``tight``: grown to fit a legend
+    placed outside the axes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)  # figsize × dpi: the requested pixel size
+    fig.savefig(path, dpi=100, bbox_inches="tight" if tight else None)
     _pyplot().close(fig)
 
 
@@ -40,8 +42,9 @@ def ced_plot(curves: dict[str, np.ndarray], threshold: float, path: str | Path, 
     ax.set(xlim=(0, threshold * 100), ylim=(0, 1), xlabel="NME (%)", ylabel="share of images",
            title=title or "Cumulative error distribution")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    _save(fig, path)
+    # below the axes: long run names would cover the curves anywhere inside them
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.13), fontsize=8, frameon=False)
+    _save(fig, path, tight=True)
 
 
 def prediction_grid(images: list[np.ndarray], preds: list[np.ndarray], gts: list[np.ndarray], scheme,
