@@ -27,12 +27,19 @@ from heatmark.errors import DataError, HeatmarkError
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 
+# names of earlier releases → the shipped model that replaces them
+ALIASES = {"mixing": "default"}
+
+
 def shipped_models() -> list[str]:
-    """Names of the models shipped in the package (``default``: synthetic-only; ``mixing``: with real faces)."""
+    """Names of the models shipped in the package (``default``: the most accurate, trained with real labels;
+    ``synthetic``: trained without real landmark labels). Each is a ``.safetensors`` file (training, torch) and an
+    ``.onnx`` file (inference without torch) with the same card."""
     return sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
 
 
 def default_weights(variant: str = "default") -> Path:
+    variant = ALIASES.get(variant, variant) if variant not in shipped_models() else variant
     path = WEIGHTS_DIR / f"{variant}.safetensors"
     if not path.is_file():
         raise HeatmarkError(f"no shipped model {variant!r} in {WEIGHTS_DIR} (available: {shipped_models() or 'none'}); "
@@ -46,11 +53,26 @@ def resolve_weights(weights: str | Path | None) -> Path:
     if weights is None or str(weights) == "":
         return default_weights()
     s = str(weights)
-    if isinstance(weights, str) and s in shipped_models():
+    if isinstance(weights, str) and (s in shipped_models() or s in ALIASES):
         return default_weights(s)
     if "/" not in s and "\\" not in s and not s.endswith((".safetensors", ".onnx")) and not Path(s).exists():
         return default_weights(s)
     return Path(weights)
+
+
+def shipped_onnx(weights: Path) -> Path | None:
+    """The ONNX file to run for ``weights`` without torch: the file itself if it is ``.onnx``, the shipped
+    ``NAME.onnx`` beside a shipped ``NAME.safetensors``, else None."""
+    if weights.suffix.lower() == ".onnx":
+        return weights
+    onnx = weights.with_suffix(".onnx")
+    return onnx if weights.parent.resolve() == WEIGHTS_DIR.resolve() and onnx.is_file() else None
+
+
+def _onnxruntime_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None
 
 
 def shadowed_name(weights: str | Path | None) -> str | None:
@@ -137,11 +159,14 @@ class Landmarker:
     Args:
         weights: a heatmark ``.safetensors`` file, an ``.onnx`` file from ``heatmark export`` (then inference runs
             on onnxruntime and NumPy, without importing torch), or the name of a shipped model: ``"default"``
-            (used when None) or ``"mixing"``. A shipped name wins over a local path of that name.
+            (used when None) or ``"synthetic"`` (``"mixing"``, a name of an earlier release, means ``"default"``). A
+            shipped name wins over a local path of that name.
         detector: ``"opencv"`` (default), ``"dlib"``, a callable ``rgb -> (boxes (N, 4), scores (N,))``, or
             None (then pass ``boxes`` to :meth:`predict`).
         device: ``"cpu"`` or ``"cuda"`` (torch backend).
-        backend: ``"torch"`` or ``"onnx"`` (onnxruntime; the model is exported once to a cache file).
+        backend: ``"auto"`` (default: onnxruntime when the model has an ONNX file, as every shipped model does,
+            and ``device`` is the CPU; torch otherwise), ``"torch"``, or ``"onnx"`` (onnxruntime; a
+            ``.safetensors`` model is exported once to a cache file).
         flip: horizontal-flip test-time augmentation (the mean with the mirrored prediction).
         decoder: a heatmap decoder overriding the model's (``argmax``, ``quarter``, ``dark``, ``soft_argmax``,
             ``local_soft_argmax``).
@@ -162,7 +187,7 @@ class Landmarker:
     """
 
     def __init__(self, weights: str | Path | None = None, detector: str | Callable | None = "opencv",
-                 device: str = "cpu", backend: str = "torch", flip: bool = False, decoder: str | None = None,
+                 device: str = "cpu", backend: str = "auto", flip: bool = False, decoder: str | None = None,
                  onnx_path: str | Path | None = None,
                  adapter: str | Path | None = None):
         self.weights = resolve_weights(weights)
@@ -175,12 +200,17 @@ class Landmarker:
             from heatmark.adapter import LabelAdapter
 
             self.adapter = LabelAdapter.load(adapter)
-        if backend not in ("torch", "onnx"):
-            raise HeatmarkError(f"backend must be 'torch' or 'onnx', got {backend!r}")
-        if self.weights.suffix.lower() == ".onnx":  # onnxruntime + NumPy: torch is never imported
+        if backend not in ("auto", "torch", "onnx"):
+            raise HeatmarkError(f"backend must be 'auto', 'torch' or 'onnx', got {backend!r}")
+        onnx_file = shipped_onnx(self.weights)
+        if backend == "auto":
+            backend = "onnx" if onnx_file is not None and str(device) == "cpu" and _onnxruntime_available() else "torch"
+        if backend == "torch" and self.weights.suffix.lower() == ".onnx":
+            raise HeatmarkError(f"{self.weights} is an ONNX model: it runs on onnxruntime (backend='onnx' or 'auto')")
+        if backend == "onnx" and onnx_file is not None:  # onnxruntime + NumPy: torch is never imported
             from heatmark.onnx_runtime import OnnxPredictor
 
-            self.predictor = OnnxPredictor(self.weights, flip, decoder)
+            self.predictor = OnnxPredictor(onnx_file, flip, decoder)
             self.model = self.codec = None
             self.scheme, self.meta = self.predictor.scheme, self.predictor.meta
             self.backend, self.device = "onnx", "cpu"

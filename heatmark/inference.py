@@ -68,7 +68,9 @@ class CropPredictor:
                 pts, scores = decode_flip_tta(self.forward, self.codec, x, self.scheme.flip_index, self.decoder)
             else:
                 pts, scores = self.codec.decode(self.forward(x), self.decoder)
-        return pts.double().numpy(), scores.numpy()
+        pts = pts.double().numpy()
+        offset = getattr(self.codec, "point_offset", None)
+        return (pts if offset is None else pts + np.asarray(offset, np.float64)), scores.numpy()
 
     def run_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, S, S, 3) uint8 crops → points (N, K, 2) in crop pixels, scores (N, K)."""

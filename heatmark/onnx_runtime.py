@@ -67,7 +67,10 @@ class OnnxPredictor:
             fp = fp[:, self._flip_index].copy()
             fp[..., 0] = x.shape[-1] - fp[..., 0]
             pts, scores = (pts + fp) / 2, (scores + fs[:, self._flip_index]) / 2
-        return pts.astype(np.float64), scores
+        pts = pts.astype(np.float64)
+        if self.codec.point_offset is not None:  # the label-bias correction, after flip averaging
+            pts = pts + np.asarray(self.codec.point_offset, np.float64)
+        return pts, scores
 
     def run_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, S, S, 3) uint8 crops → points (N, K, 2) in crop pixels, scores (N, K)."""

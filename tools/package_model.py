@@ -56,6 +56,16 @@ def write_docs(run: Path, docs: Path, card: dict) -> None:
     (docs / "card.json").write_text(json.dumps(card, indent=1))
 
 
+def write_onnx(weights: Path) -> Path:
+    """NAME.onnx beside NAME.safetensors, with the same description (codec, scheme, card) in its metadata:
+    what ``Landmarker()`` runs on onnxruntime without importing torch."""
+    from heatmark.checkpoint import load_model
+    from heatmark.export import export_onnx
+
+    model, _, _, meta = load_model(weights)
+    return export_onnx(model, int(meta["input_size"]), weights.with_suffix(".onnx"), meta=meta)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", type=Path, help="a finished training run folder (with final.safetensors)")
@@ -64,6 +74,8 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-root", default="../shared/data/300w_afw")
     ap.add_argument("--command", default="", help="the command that trained the run (recorded in the card)")
     ap.add_argument("--out", type=Path, default=ROOT / "heatmark" / "weights")
+    ap.add_argument("--fit-offset", metavar="DATASET:ROOT", help="fit the per-point label-bias offset on this "
+                    "training set (real labels the model trained on; never the evaluation set)")
     ap.add_argument("--docs", type=Path, help="also write the eval plots, the learning curve and the run's "
                     "metrics.jsonl here (e.g. docs/results/default)")
     args = ap.parse_args(argv)
@@ -87,7 +99,16 @@ def main(argv=None) -> int:
         "steps": meta.get("step"), "commit": commit(), "trained_commit": meta.get("commit"),
         "train_command": args.command, "package_command": shlex.join(["python", "tools/package_model.py", *sys.argv[1:]]),
     }
+    if args.fit_offset:
+        from heatmark.checkpoint import load_model
+        from heatmark.engine.calibrate import fit_point_offset
+
+        dataset, root = args.fit_offset.split(":", 1)
+        model, codec, scheme, _ = load_model(src)
+        offset, card["point_offset"] = fit_point_offset(model, codec, scheme, meta, dataset, root)
+        meta["codec"] = {**meta["codec"], "point_offset": [[round(float(x), 4), round(float(y), 4)] for x, y in offset]}
     save_tensors(dst, small, {**meta, "card": card})
+    write_onnx(dst)
 
     with tempfile.TemporaryDirectory() as tmp:
         js = Path(tmp) / "eval.json"
@@ -105,6 +126,7 @@ def main(argv=None) -> int:
                      "command": f"heatmark bench speed --weights {args.name}"}
     card["measured"] = time.strftime("%Y-%m-%d %H:%M:%S")
     save_tensors(dst, small, {**meta, "card": card})
+    write_onnx(dst)
     if args.docs:
         write_docs(args.run, args.docs, card)
     print(json.dumps(card, indent=1))

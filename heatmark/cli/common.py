@@ -34,7 +34,8 @@ def add_model_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--weights", help=WEIGHTS_HELP)
     sp.add_argument("--detector", default="opencv", choices=["opencv", "dlib", "full"],
                     help="face detector; 'full': each image is one face crop")
-    sp.add_argument("--backend", default="torch", choices=["torch", "onnx"])
+    sp.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"],
+                    help="auto: onnxruntime for shipped models and .onnx files (no torch), torch otherwise")
     sp.add_argument("--flip", action="store_true", help="horizontal-flip test-time augmentation")
     sp.add_argument("--adapter", help="a label adapter (.npz from heatmark adapt) applied to every prediction")
 

@@ -27,9 +27,10 @@ def create_codec(head: str, input_size: int, **kw):
     if head == "heatmap":
         return HeatmapCodec(input_size=input_size, **kw)
     if head == "regression":
+        offset = kw.pop("point_offset", None)
         if kw:
-            raise ConfigError(f"the regression codec takes no options, got {sorted(kw)}")
-        return RegressionCodec(input_size=input_size)
+            raise ConfigError(f"the regression codec takes no options but point_offset, got {sorted(kw)}")
+        return RegressionCodec(input_size=input_size, point_offset=offset)
     raise ConfigError(f"unknown head {head!r}; valid: heatmap, regression")
 
 

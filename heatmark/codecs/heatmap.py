@@ -30,6 +30,9 @@ class HeatmapCodec:
     unbiased: bool = True
     beta: float = 20.0  # decodes sigma 1.5-2 Gaussians best among 10..200 (see tests/test_codecs.py)
     radius: int = 2
+    # per-point correction (K, 2) in crop pixels, added by the predictors after decoding and flip averaging
+    # (a label bias flip augmentation hides; fitted on training labels, see heatmark.engine.calibrate)
+    point_offset: list | None = None
     kind = "heatmap"
 
     def __post_init__(self) -> None:

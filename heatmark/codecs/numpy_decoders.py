@@ -135,6 +135,7 @@ class NumpyCodec:
         self.params = {"sigma": float(codec.get("sigma", 2.0)), "beta": float(codec.get("beta", 20.0)),
                        "radius": int(codec.get("radius", 2))}
         self.decoder = codec.get("decoder", "dark")
+        self.point_offset = codec.get("point_offset")
 
     def decode(self, output: np.ndarray, method: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         if self.kind == "regression":

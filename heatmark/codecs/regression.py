@@ -15,6 +15,7 @@ class RegressionCodec:
     in pixels (Wing, Soft-Wing) need it."""
 
     input_size: int = 128
+    point_offset: list | None = None  # as HeatmapCodec.point_offset
     kind = "regression"
 
     @property

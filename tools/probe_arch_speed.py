@@ -1,0 +1,69 @@
+"""Network-only CPU speed of candidate heatmap architectures (random weights), through onnxruntime.
+
+Used to pick the shipped models' network: the accuracy of a candidate comes from training it, its speed from
+here. Prints one line per candidate: parameters, ms per face at batch 1 (median of --repeats runs).
+
+    python tools/probe_arch_speed.py --threads 1 --repeats 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+CANDIDATES = {
+    "unet-resnet18 s128": ("resnet18", 128, {}),
+    "unet-mobilenet_v2 slim s128 (current default)": ("mobilenet_v2", 128, {"decoder_channels": [128, 64, 32, 16, 8]}),
+    "unet-mobilenet_v2 slimmer s128": ("mobilenet_v2", 128, {"decoder_channels": [64, 32, 24, 16, 8]}),
+    "unet-mobilenet_v2 slim s96": ("mobilenet_v2", 96, {"decoder_channels": [128, 64, 32, 16, 8]}),
+    "unet-resnet18 s96": ("resnet18", 96, {}),
+    "unet-resnet18 slim s128": ("resnet18", 128, {"decoder_channels": [128, 64, 32, 16, 8]}),
+    "unet-mobilenetv3_large s128": ("tu-mobilenetv3_large_100", 128, {"decoder_channels": [128, 64, 32, 16, 8]}),
+    "unet-mobilenetv3_small s128": ("tu-mobilenetv3_small_100", 128, {"decoder_channels": [64, 32, 24, 16, 8]}),
+    "unet-lcnet_100 s128": ("tu-lcnet_100", 128, {"decoder_channels": [128, 64, 32, 16, 8]}),
+    "unet-resnet10t s128": ("tu-resnet10t", 128, {"decoder_channels": [128, 64, 32, 16, 8]}),
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=200)
+    ap.add_argument("--only", nargs="*", default=None, help="substrings of candidate names")
+    args = ap.parse_args()
+    import os
+
+    from heatmark.export import export_onnx
+    from heatmark.models.heatmap import HeatmapModel
+    from heatmark.onnx_runtime import open_session
+
+    print(f"# load average {os.getloadavg()[0]:.2f}, onnxruntime threads {args.threads}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (backbone, size, opts) in CANDIDATES.items():
+            if args.only and not any(o in name for o in args.only):
+                continue
+            try:
+                model = HeatmapModel(backbone=backbone, num_points=68, stride=4, **opts)
+            except Exception as e:  # noqa: BLE001 - a probe: report and go on
+                print(f"{name:50s} cannot build: {e}")
+                continue
+            params = sum(p.numel() for p in model.parameters()) / 1e6
+            path = export_onnx(model, size, Path(tmp) / "m.onnx")
+            sess = open_session(path, args.threads)
+            x = np.random.rand(1, 3, size, size).astype(np.float32)
+            for _ in range(20):
+                sess.run(None, {"image": x})
+            times = []
+            for _ in range(args.repeats):
+                t = time.perf_counter()
+                sess.run(None, {"image": x})
+                times.append(time.perf_counter() - t)
+            print(f"{name:50s} {params:6.2f} M params  {1000 * np.median(times):6.2f} ms/face")
+
+
+if __name__ == "__main__":
+    main()
