@@ -2,6 +2,8 @@
 
 - ``opencv``: OpenCV's bundled Haar cascade (``haarcascade_frontalface_default.xml``, shipped in the
   opencv-python(-headless) 4.x wheels). Frontal faces; fast on a CPU.
+- ``mtcnn``: the MTCNN cascade (P-, R-, O-Net) shipped as ONNX files, run on onnxruntime and NumPy
+  (:mod:`heatmark.mtcnn`); finds turned, small and partly hidden faces the Haar cascade misses.
 - ``dlib``: dlib's HOG + linear SVM detector, when the optional ``dlib`` package is installed.
 - any callable with the same signature (your own detector), or ``None`` with explicit boxes.
 
@@ -26,11 +28,15 @@ from heatmark.errors import HeatmarkError
 #   python tools/calibrate_detector.py --detector NAME --dataset 300w --root ../shared/data/300w_afw
 # opencv, measured 2026-11-22: 288 of 337 AFW faces found (recall 85.5 %), ~30 ms per image.
 # dlib is not installed on the development machine, so it has no measured calibration yet (identity).
+# mtcnn, measured 2026-12-02 on the training faces of 300w_helen_train (870 of 870 found):
+#   python tools/calibrate_detector.py --detector mtcnn --root ../shared/data/300w_helen_train
 BOX_CALIBRATION: dict[str, tuple[float, float, float]] = {
     "opencv": (0.8784, 0.0003, 0.1477),
+    "mtcnn": (0.804, 0.0117, 0.1302),
 }
 
 Detector = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+DETECTORS = ("mtcnn", "opencv", "dlib")
 
 
 def _cascade_path() -> Path:
@@ -44,9 +50,11 @@ def _cascade_path() -> Path:
 
 
 class OpenCVDetector:
-    """Haar cascade on a grey, downscaled copy (longer side ≤ ``max_side``) for speed."""
+    """Haar cascade on a grey, downscaled copy (longer side ≤ ``max_side``) for speed. Not thread-safe (the
+    Landmarker calls it under a lock)."""
 
     name = "opencv"
+    thread_safe = False
 
     def __init__(self, scale_factor: float = 1.1, min_neighbors: int = 5, min_size: float = 0.08,
                  max_side: int = 480):
@@ -100,7 +108,11 @@ def get_detector(detector: str | Detector | None) -> Detector | None:
         return OpenCVDetector()
     if detector == "dlib":
         return DlibDetector()
-    raise HeatmarkError(f"unknown detector {detector!r}; valid: opencv, dlib, or a callable")
+    if detector == "mtcnn":
+        from heatmark.mtcnn import MTCNNDetector
+
+        return MTCNNDetector()
+    raise HeatmarkError(f"unknown detector {detector!r}; valid: {', '.join(DETECTORS)}, or a callable")
 
 
 def crop_box_from_detection(xyxy, detector_name: str | None, box_scale: float) -> SquareBox:

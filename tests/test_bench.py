@@ -44,4 +44,7 @@ def test_bench_speed_against_dlib_same_boxes_and_ratios(tiny_weights):
     assert res["faces"] >= 1 and res["landmarks"][0]["vs_dlib"] == 1.0
     methods = [r["method"] for r in res["landmarks"]]
     assert any("torch" in m for m in methods) and any("no torch" in m for m in methods)
-    assert all(r["ms_per_face"] > 0 for r in res["landmarks"]) and len(res["end_to_end"]) == 3
+    assert all(r["ms_per_face"] > 0 for r in res["landmarks"])
+    # dlib, then each backend with MTCNN (the default) and with the Haar cascade; each row counts the faces found
+    assert len(res["end_to_end"]) == 5 and all(r["faces_found"] >= 1 for r in res["end_to_end"])
+    assert "MTCNN" in res["end_to_end"][1]["method"] and "Haar" in res["end_to_end"][2]["method"]

@@ -31,8 +31,10 @@ def test_default_is_used_without_weights_and_finds_the_sample_face(tmp_path):
     assert {"default", "mixing"} <= set(shipped_models())
     assert main(["predict", "--out", str(tmp_path)]) == 0  # the bundled photo
     doc = json.loads((tmp_path / f"{BUNDLED_PHOTO.stem}.json").read_text())
-    assert doc["weights"].endswith("default.safetensors") and len(doc["faces"]) == 4  # four AFW faces
-    for face in doc["faces"]:
+    # four AFW faces side by side; MTCNN may also report a partial face at a portrait's edge, less confidently
+    faces = [f for f in doc["faces"] if f["detection_score"] > 0.99]
+    assert doc["weights"].endswith("default.safetensors") and len(faces) == 4
+    for face in faces:
         pts = np.array(face["landmarks"])
         x1, y1, x2, y2 = face["box"]
         m = 0.2 * (x2 - x1)

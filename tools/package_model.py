@@ -66,6 +66,53 @@ def write_onnx(weights: Path) -> Path:
     return export_onnx(model, int(meta["input_size"]), weights.with_suffix(".onnx"), meta=meta)
 
 
+def eval_json(cli, root: str, weights: Path, *extra: str) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        js = Path(tmp) / "eval.json"
+        cli(["eval", "--dataset", "300w", "--root", root, "--weights", str(weights), "--json", str(js), *extra])
+        return json.loads(js.read_text())
+
+
+def write_int8(fp32: Path, out: Path, photos: str, limit: int = 200) -> Path:
+    from heatmark.cli.predict import iter_images
+    from heatmark.quantize import face_crops, quantize_int8
+
+    return quantize_int8(fp32, out, face_crops(fp32, list(iter_images([photos], recursive=True)), limit))
+
+
+def onnx_ms_per_face(path: Path, repeats: int = 200) -> float:
+    """Median ms per face at batch 1 through the torch-free predictor (crop in, points out)."""
+    import numpy as np
+
+    from heatmark.onnx_runtime import OnnxPredictor
+
+    p = OnnxPredictor(path)
+    crop = np.random.default_rng(0).integers(0, 255, (1, p.input_size, p.input_size, 3), dtype=np.uint8)
+    for _ in range(20):
+        p.run_crops(crop)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        p.run_crops(crop)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times) * 1000)
+
+
+def int8_check(cli, dst: Path, root: str, photos: str, fp32_torch_nme: float) -> dict:
+    """int8 against fp32 ONNX: AFW NME and ms/face. Shipped (and used by Landmarker) only if it loses at most
+    0.1 NME points and is faster."""
+    with tempfile.TemporaryDirectory() as tmp:
+        q = write_int8(dst.with_suffix(".onnx"), Path(tmp) / "q.onnx", photos)
+        nme_fp32 = eval_json(cli, root, dst.with_suffix(".onnx"))["nme"]
+        nme_int8 = eval_json(cli, root, q)["nme"]
+        ms_fp32, ms_int8 = onnx_ms_per_face(dst.with_suffix(".onnx")), onnx_ms_per_face(q)
+    shipped = nme_int8 - nme_fp32 <= 0.1 and ms_int8 < ms_fp32
+    return {"calibration": f"face crops of {photos} (photos only; MTCNN boxes)", "nme_fp32_onnx": nme_fp32,
+            "nme_int8": nme_int8, "nme_fp32_torch": fp32_torch_nme, "ms_per_face_fp32_onnx_b1": round(ms_fp32, 3),
+            "ms_per_face_int8_b1": round(ms_int8, 3), "shipped": bool(shipped),
+            "rule": "shipped as NAME.int8.onnx (and run by Landmarker) only if it loses <= 0.1 NME points and is faster"}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", type=Path, help="a finished training run folder (with final.safetensors)")
@@ -76,6 +123,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "heatmark" / "weights")
     ap.add_argument("--fit-offset", metavar="DATASET:ROOT", help="fit the per-point label-bias offset on this "
                     "training set (real labels the model trained on; never the evaluation set)")
+    ap.add_argument("--int8-calibrate", metavar="PHOTOS", help="also try static int8: calibrate on the faces of "
+                    "these photos (labels never read), ship it if it loses <= 0.1 AFW NME points and is faster")
     ap.add_argument("--docs", type=Path, help="also write the eval plots, the learning curve and the run's "
                     "metrics.jsonl here (e.g. docs/results/default)")
     args = ap.parse_args(argv)
@@ -115,10 +164,18 @@ def main(argv=None) -> int:
         cli(["eval", "--dataset", "300w", "--root", args.eval_root, "--weights", str(dst), "--json", str(js),
              *(["--plots", str(args.docs)] if args.docs else [])])
         ev = json.loads(js.read_text())
-    keep = ("n", "nme", "nme_no_jaw", "fr@0.08", "auc@0.08", "fr@0.10", "auc@0.10", "mean_error_px")
+    keep = ("n", "nme", "nme_no_jaw", "fr@0.08", "auc@0.08", "fr@0.10", "auc@0.10", "mean_error_px", "region_nme",
+            "mean_signed_error")
     card["accuracy"] = {"dataset": f"300w {args.eval_root}", "boxes": "ground truth", "norm": "outer eye corners",
                         "decoder": ev.get("decoder"), **{k: ev[k] for k in keep if k in ev},
                         "command": f"heatmark eval --dataset 300w --root {args.eval_root} --weights {args.name}"}
+    det = eval_json(cli, args.eval_root, dst, "--boxes", "detector")
+    card["accuracy_detector_boxes"] = {
+        "detector": "mtcnn", **{k: det[k] for k in ("faces", "found", "detector_recall", "nme", "nme_no_jaw",
+                                                    "fr@0.10", "auc@0.10") if k in det},
+        "command": f"heatmark eval --dataset 300w --root {args.eval_root} --weights {args.name} --boxes detector"}
+    if args.int8_calibrate:
+        card["int8"] = int8_check(cli, dst, args.eval_root, args.int8_calibrate, ev["nme"])
     rows = bench_speed(dst, (1, 32), 50)
     card["speed"] = {"machine": f"{machine()}, {platform.processor() or platform.machine()}",
                      "ms_per_face": {f"{r['backend']} b{r['batch']}": round(r["ms_per_face"], 3) for r in rows},
@@ -127,6 +184,10 @@ def main(argv=None) -> int:
     card["measured"] = time.strftime("%Y-%m-%d %H:%M:%S")
     save_tensors(dst, small, {**meta, "card": card})
     write_onnx(dst)
+    int8 = dst.with_suffix(".int8.onnx")
+    int8.unlink(missing_ok=True)
+    if card.get("int8", {}).get("shipped"):  # quantized again from the final ONNX file, so it carries the card
+        write_int8(dst.with_suffix(".onnx"), int8, args.int8_calibrate)
     if args.docs:
         write_docs(args.run, args.docs, card)
     print(json.dumps(card, indent=1))

@@ -32,7 +32,7 @@ def weights(args: argparse.Namespace) -> Path:
 def add_model_arguments(sp: argparse.ArgumentParser) -> None:
     """--weights, --detector, --backend, --flip: the options of commands that run a Landmarker."""
     sp.add_argument("--weights", help=WEIGHTS_HELP)
-    sp.add_argument("--detector", default="opencv", choices=["opencv", "dlib", "full"],
+    sp.add_argument("--detector", default="mtcnn", choices=["mtcnn", "opencv", "dlib", "full"],
                     help="face detector; 'full': each image is one face crop")
     sp.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"],
                     help="auto: onnxruntime for shipped models and .onnx files (no torch), torch otherwise")

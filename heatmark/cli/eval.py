@@ -16,7 +16,7 @@ def add_arguments(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("--root", required=True, help="dataset folder or file")
     ev.add_argument("--weights", help=WEIGHTS_HELP)
     ev.add_argument("--boxes", choices=["gt", "detector"], default="gt", help="face boxes from ground truth or detector")
-    ev.add_argument("--detector", default="opencv", choices=["opencv", "dlib"], help="with --boxes detector")
+    ev.add_argument("--detector", default="mtcnn", choices=["mtcnn", "opencv", "dlib"], help="with --boxes detector")
     ev.add_argument("--scheme", help="landmark scheme of the dataset (default: from the dataset)")
     ev.add_argument("--flip", action="store_true", help="horizontal-flip test-time augmentation")
     ev.add_argument("--decoder", help="heatmap decoder to use instead of the model's (argmax, quarter, dark, ...)")

@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
             shown = draw_landmarks(shown, f.landmarks, lm.scheme)
         if not args.no_images:
             write_image(out / f"{stem}.png", shown)
-        doc = {"image": str(path), "width": w, "height": h, **info, "weights": str(lm.weights),
+        doc = {"image": str(path), "width": w, "height": h, **info, "weights": str(lm.weights), "backend": lm.backend,
                "faces": [f.to_dict() for f in faces]}
         atomic_write(out / f"{stem}.json", json.dumps(doc))  # the JSON appears last and whole: --resume trusts it
         n_img += 1

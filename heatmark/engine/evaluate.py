@@ -36,6 +36,13 @@ def predict_dataset(model: torch.nn.Module, codec, dataset: LandmarkDataset, bat
     ``scheme``: the model's, when the dataset's targets are in another one."""
     scheme = scheme or dataset.scheme
     predictor = CropPredictor(model, codec, scheme, dataset.input_size, backend, device, flip, decoder)
+    return predict_crops(predictor, dataset, scheme.num_points, batch_size, indices)
+
+
+def predict_crops(predictor, dataset: LandmarkDataset, k: int, batch_size: int = 32,
+                  indices: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`predict_dataset` for any ``predictor(float crops (N, 3, S, S)) -> (points, scores)`` in crop pixels
+    (a :class:`~heatmark.inference.CropPredictor`, or an ONNX file's predictor)."""
     idx = list(range(len(dataset))) if indices is None else list(indices)
     preds, scores = [], []
     for start in range(0, len(idx), batch_size):
@@ -43,7 +50,6 @@ def predict_dataset(model: torch.nn.Module, codec, dataset: LandmarkDataset, bat
         pts, score = predictor(batch["image"])
         preds.append(transform_points(invert(batch["matrix"].numpy()), pts))
         scores.append(score)
-    k = scheme.num_points
     if not preds:
         return np.zeros((0, k, 2)), np.zeros((0, k))
     return np.concatenate(preds), np.concatenate(scores)
@@ -119,7 +125,7 @@ def evaluate(pred: np.ndarray, model_scheme: Scheme, records: Records, norm: str
     return _metrics(*_compared(pred, model_scheme, records, norm), records, norm, subsets)
 
 
-def predict_with_detector(weights, records: Records, detector: str = "opencv", decoder: str | None = None,
+def predict_with_detector(weights, records: Records, detector: str = "mtcnn", decoder: str | None = None,
                           flip: bool = False):
     """Detect faces, match each annotated face to the detection overlapping its landmark box most
     (IoU >= 0.3), and predict from the detector's box. Returns (predictions, the found records, stats)."""
@@ -224,7 +230,7 @@ def evaluate_model(model: torch.nn.Module, codec, model_scheme: Scheme, data: Ev
 
 
 def evaluate_weights(weights: str | Path, dataset: str, root: str | Path, *, scheme: str | None = None,
-                     boxes: str = "gt", detector: str = "opencv", decoder: str | None = None, flip: bool = False,
+                     boxes: str = "gt", detector: str = "mtcnn", decoder: str | None = None, flip: bool = False,
                      norm: str = "default", batch_size: int = 32, device: str | None = "auto",
                      skip_bad: bool = False, cache_dir: str | Path | None = None,
                      adapter: str | Path | None = None) -> Evaluation:
@@ -234,7 +240,13 @@ def evaluate_weights(weights: str | Path, dataset: str, root: str | Path, *, sch
     from heatmark.checkpoint import load_model
     from heatmark.errors import HeatmarkError
 
-    model, codec, model_scheme, meta = load_model(weights)
+    if Path(weights).suffix.lower() == ".onnx":  # an exported (or int8) model: onnxruntime, as users run it
+        from heatmark.onnx_runtime import OnnxPredictor
+
+        onnx = OnnxPredictor(weights, flip, decoder)
+        model, codec, model_scheme, meta = None, onnx.codec, onnx.scheme, onnx.meta
+    else:
+        model, codec, model_scheme, meta = load_model(weights)
     fix = None
     if adapter is not None:
         from heatmark.adapter import LabelAdapter
@@ -255,8 +267,14 @@ def evaluate_weights(weights: str | Path, dataset: str, root: str | Path, *, sch
     elif boxes == "gt":
         data = load_eval_set(dataset, root, int(meta["input_size"]), float(meta["box_scale"]), model_scheme, scheme,
                              skip_bad, cache_dir)
-        result = evaluate_model(model, codec, model_scheme, data, decoder, flip, norm, batch_size, device,
-                                adapter=fix)
+        if model is None:
+            pred, _ = predict_crops(lambda x: onnx(x.numpy()), data.dataset, model_scheme.num_points, batch_size)
+            pred = fix(pred) if fix is not None else pred
+            result = score(pred, model_scheme, data.records, norm, subsets_300w(data.records, root)
+                           if dataset == "300w" else {})
+        else:
+            result = evaluate_model(model, codec, model_scheme, data, decoder, flip, norm, batch_size, device,
+                                    adapter=fix)
         result.metrics["skipped"] = [str(e) for e in data.skipped]
     else:
         raise HeatmarkError(f"boxes must be 'gt' or 'detector', got {boxes!r}")

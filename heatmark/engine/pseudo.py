@@ -31,7 +31,7 @@ def list_images(folder: str | Path) -> list[Path]:
     return found
 
 
-def pseudo_label(weights: str | Path, images: str | Path, out: str | Path, detector: str = "opencv",
+def pseudo_label(weights: str | Path, images: str | Path, out: str | Path, detector: str = "mtcnn",
                  flip: bool = True, keep: float = 0.8, log=print) -> dict:
     """Label the photos in ``images`` with the teacher ``weights``; write the confident ones to ``out``."""
     from heatmark.api import Landmarker

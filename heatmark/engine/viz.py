@@ -24,7 +24,7 @@ def heatmaps(weights: str | Path, image: str | Path, out: Path, box=None, cols: 
     from heatmark.data.crops import warp
     from heatmark.detect import crop_box_from_detection
 
-    lm = Landmarker(weights, detector=None if box is not None else "opencv")
+    lm = Landmarker(weights, detector=None if box is not None else "mtcnn")
     if lm.codec is None or lm.codec.kind != "heatmap":
         raise HeatmarkError(f"{lm.weights}: viz heatmaps needs a heatmap model (.safetensors), not a regressor")
     rgb = as_rgb(image)

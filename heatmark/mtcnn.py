@@ -1,0 +1,154 @@
+"""MTCNN face detector (Zhang et al. 2016) on onnxruntime and NumPy: no torch, no download.
+
+Three small networks shipped in ``heatmark/assets/mtcnn`` (ONNX, converted by ``tools/convert_mtcnn.py``; licence
+file beside them): P-Net proposes faces on an image pyramid, R-Net (24×24 crops) and O-Net (48×48 crops) refine
+them; O-Net also gives 5 points (eye centres, nose tip, mouth corners). Boxes use heatmark's continuous pixel
+convention (x2, y2 exclusive). Thread-safe: onnxruntime sessions may be run from several threads, and a call
+keeps all its state in local variables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ASSETS = Path(__file__).parent / "assets" / "mtcnn"
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "union") -> np.ndarray:
+    """Greedy non-maximum suppression; indices kept, best first. ``mode``: overlap over the union (IoU) or over
+    the smaller box (``"min"``). Boxes (N, 4) x1 y1 x2 y2 (continuous; area = (x2 - x1)·(y2 - y1))."""
+    if len(boxes) == 0:
+        return np.zeros(0, np.int64)
+    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    area = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    order = np.argsort(-scores, kind="stable")
+    keep = []
+    while order.size:
+        i, rest = order[0], order[1:]
+        keep.append(i)
+        w = np.clip(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0, None)
+        h = np.clip(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0, None)
+        inter = w * h
+        denom = np.minimum(area[i], area[rest]) if mode == "min" else area[i] + area[rest] - inter
+        order = rest[inter <= threshold * np.maximum(denom, 1e-12)]
+    return np.asarray(keep, np.int64)
+
+
+def _square(boxes: np.ndarray) -> np.ndarray:
+    """Boxes made square around their centres (side = the longer side)."""
+    c = (boxes[:, :2] + boxes[:, 2:4]) / 2
+    half = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])[:, None] / 2
+    return np.concatenate([c - half, c + half], 1)
+
+
+def _refine(boxes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Apply the networks' box regression (offsets in box sides)."""
+    side = np.concatenate([boxes[:, 2:4] - boxes[:, :2]] * 2, 1)
+    return boxes + offsets * side
+
+
+def _crops(rgb: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
+    """(N, 3, size, size) float32 network input: each box resampled from the image (zero outside it); area
+    averaging when a box shrinks, bilinear when it grows."""
+    h, w = rgb.shape[:2]
+    out = np.empty((len(boxes), size, size, 3), np.float32)
+    for i, (x1, y1, x2, y2) in enumerate(boxes):
+        sx, sy = size / max(x2 - x1, 1e-6), size / max(y2 - y1, 1e-6)
+        if sx < 1:  # pixel-exact crop (zero padded), then an area resize: cv2's warps have no area mode
+            xi1, yi1, xi2, yi2 = int(np.floor(x1)), int(np.floor(y1)), int(np.ceil(x2)), int(np.ceil(y2))
+            patch = np.zeros((yi2 - yi1, xi2 - xi1, 3), np.uint8)
+            cx1, cy1, cx2, cy2 = max(xi1, 0), max(yi1, 0), min(xi2, w), min(yi2, h)
+            if cx2 > cx1 and cy2 > cy1:
+                patch[cy1 - yi1:cy2 - yi1, cx1 - xi1:cx2 - xi1] = rgb[cy1:cy2, cx1:cx2]
+            out[i] = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
+        else:  # crop pixel u ← image x = x1 + (u + 0.5) / s - 0.5 (pixel centres at index + 0.5)
+            m = np.array([[sx, 0, (0.5 - x1) * sx - 0.5], [0, sy, (0.5 - y1) * sy - 0.5]], np.float64)
+            out[i] = cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    return ((out - 127.5) * 0.0078125).transpose(0, 3, 1, 2).copy()
+
+
+class MTCNNDetector:
+    """``detector(rgb) -> (boxes (N, 4) x1 y1 x2 y2, scores (N,))``, best first; :meth:`detect` also returns the
+    5 points (N, 5, 2).
+
+    Args:
+        min_face: smallest face side to look for, in pixels of the image (the pyramid starts there).
+        thresholds: face-probability thresholds of P-, R- and O-Net.
+        factor: pyramid scale step.
+        threads: onnxruntime threads per network (default: all cores).
+    """
+
+    name = "mtcnn"
+    thread_safe = True
+
+    def __init__(self, min_face: float = 40.0, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
+                 factor: float = 0.709, threads: int | None = None):
+        from heatmark.onnx_runtime import open_session
+
+        self.min_face, self.thresholds, self.factor = float(min_face), tuple(thresholds), float(factor)
+        self.pnet, self.rnet, self.onet = (open_session(ASSETS / f"{n}.onnx", threads) for n in ("pnet", "rnet", "onet"))
+
+    def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        boxes, scores, _ = self.detect(rgb)
+        return boxes, scores
+
+    def scales(self, h: int, w: int) -> list[float]:
+        """The image pyramid: 12 / min_face, then × factor while the shorter side stays ≥ 12 pixels."""
+        s, out = 12.0 / self.min_face, []
+        while min(h, w) * s >= 12:
+            out.append(s)
+            s *= self.factor
+        return out
+
+    def propose(self, rgb: np.ndarray) -> np.ndarray:
+        """P-Net over the pyramid → candidate boxes (N, 4) + score (N, 5), suppressed per scale and overall."""
+        h, w = rgb.shape[:2]
+        found = []
+        for s in self.scales(h, w):
+            hs, ws = int(h * s + 1), int(w * s + 1)
+            img = cv2.resize(rgb, (ws, hs), interpolation=cv2.INTER_AREA).astype(np.float32)
+            x = ((img - 127.5) * 0.0078125).transpose(2, 0, 1)[None]
+            offsets, prob = self.pnet.run(None, {"image": np.ascontiguousarray(x)})
+            ys, xs = np.nonzero(prob[0, 1] >= self.thresholds[0])
+            if len(ys) == 0:
+                continue
+            # each output cell is a 12×12 window at stride 2 of the scaled image; to continuous image pixels
+            cell = np.stack([xs, ys], 1).astype(np.float64) * 2
+            b = np.concatenate([cell / s, (cell + 12) / s], 1)
+            score = prob[0, 1, ys, xs].astype(np.float64)
+            b = _refine(b, offsets[0][:, ys, xs].T.astype(np.float64))
+            keep = nms(b, score, 0.5)
+            found.append(np.concatenate([b[keep], score[keep, None]], 1))
+        if not found:
+            return np.zeros((0, 5))
+        cand = np.concatenate(found)
+        return cand[nms(cand[:, :4], cand[:, 4], 0.7)]
+
+    def detect(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes (N, 4), scores (N,) and the 5 points (N, 5, 2) of each face, in image pixels, best first."""
+        rgb = np.ascontiguousarray(rgb[..., :3] if rgb.ndim == 3 else np.repeat(rgb[..., None], 3, 2))
+        empty = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32))
+        cand = self.propose(rgb)
+        if len(cand) == 0:
+            return empty
+        boxes = _square(cand[:, :4])
+        offsets, prob = self.rnet.run(None, {"image": _crops(rgb, boxes, 24)})
+        ok = prob[:, 1] > self.thresholds[1]
+        if not ok.any():
+            return empty
+        boxes, score, offsets = boxes[ok], prob[ok, 1].astype(np.float64), offsets[ok].astype(np.float64)
+        keep = nms(boxes, score, 0.7)
+        boxes = _square(_refine(boxes[keep], offsets[keep]))
+        offsets, pts, prob = self.onet.run(None, {"image": _crops(rgb, boxes, 48)})
+        ok = prob[:, 1] > self.thresholds[2]
+        if not ok.any():
+            return empty
+        boxes, score = boxes[ok], prob[ok, 1].astype(np.float64)
+        side = boxes[:, 2:4] - boxes[:, :2]
+        points = np.stack([pts[ok, :5], pts[ok, 5:]], 2) * side[:, None] + boxes[:, None, :2]
+        boxes = _refine(boxes, offsets[ok].astype(np.float64))
+        keep = nms(boxes, score, 0.7, "min")
+        return boxes[keep].astype(np.float32), score[keep].astype(np.float32), points[keep].astype(np.float32)

@@ -1,0 +1,94 @@
+"""The shipped MTCNN detector: NMS, faces in the bundled photo, thread safety, no torch, recall on AFW."""
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from heatmark.cli import BUNDLED_PHOTO
+from heatmark.mtcnn import MTCNNDetector, nms
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return MTCNNDetector(threads=1)
+
+
+@pytest.fixture(scope="module")
+def photo():
+    from heatmark.data.image_io import read_image
+
+    return read_image(BUNDLED_PHOTO)
+
+
+def test_nms_union_and_min():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [2, 2, 6, 6]], np.float64)
+    scores = np.array([0.9, 0.8, 0.7, 0.95])
+    # IoU(0, 1) = 81 / 119 = 0.68; box 3 lies inside box 0 (IoU 0.16, but overlap over the smaller box 1.0)
+    assert nms(boxes, scores, 0.5).tolist() == [3, 0, 2]
+    assert nms(boxes, scores, 0.5, "min").tolist() == [3, 2]
+    assert nms(boxes[:0], scores[:0], 0.5).tolist() == []
+
+
+def test_finds_the_four_faces_of_the_bundled_photo(detector, photo):
+    """The sample photo is four portraits side by side (1280 × 320): each is found, with its 5 points inside."""
+    boxes, scores, points = detector.detect(photo)
+    confident = scores > 0.99
+    assert confident.sum() == 4
+    centres = np.sort((boxes[confident, 0] + boxes[confident, 2]) / 2)
+    assert np.all(np.diff(np.floor(centres / 320)) == 1)  # one face per 320-pixel portrait
+    for b, p in zip(boxes[confident], points[confident]):
+        assert np.all((p[:, 0] > b[0]) & (p[:, 0] < b[2]) & (p[:, 1] > b[1]) & (p[:, 1] < b[3]))
+        assert p[0, 0] < p[1, 0] and p[3, 0] < p[4, 0]  # eyes and mouth corners left to right in the image
+        assert p[0, 1] < p[2, 1] < p[3, 1]  # eyes above the nose above the mouth
+    assert np.all(np.diff(scores) <= 0)  # best first
+
+
+def test_no_face_in_a_flat_image(detector):
+    boxes, scores, points = detector.detect(np.full((240, 320, 3), 128, np.uint8))
+    assert boxes.shape == (0, 4) and scores.shape == (0,) and points.shape == (0, 5, 2)
+
+
+def test_one_instance_shared_by_threads_gives_the_same_boxes(detector, photo):
+    from heatmark.data.image_io import read_image
+
+    images = [photo, read_image(BUNDLED_PHOTO)[:, :640].copy(), np.ascontiguousarray(photo[:, ::-1])]
+    expected = [detector(im)[0] for im in images]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda i: detector(images[i % 3])[0], range(24)))
+    for i, boxes in enumerate(got):
+        np.testing.assert_array_equal(boxes, expected[i % 3])
+
+
+def test_default_landmarker_detects_with_mtcnn_without_torch():
+    code = ("import sys, json\n"
+            "import heatmark\n"
+            "lm = heatmark.Landmarker()\n"
+            f"faces = lm.predict({str(BUNDLED_PHOTO)!r})\n"
+            "print(json.dumps({'torch': 'torch' in sys.modules, 'detector': lm.detector.name,\n"
+            "                  'faces': sum(f.detection_score > 0.99 for f in faces)}))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1]) == {"torch": False, "detector": "mtcnn", "faces": 4}
+
+
+@pytest.mark.shared
+def test_recall_on_afw(shared, detector):
+    """At least 98 % of the 337 AFW faces found (a detection overlapping the landmark box with IoU >= 0.3)."""
+    from heatmark.data.readers import load_dataset
+
+    found = 0
+    records = load_dataset("300w", shared / "300w_afw")
+    for r in records:
+        boxes, _ = detector(r.load_image())
+        lo, hi = r.landmarks.min(0), r.landmarks.max(0)
+        if len(boxes) == 0:
+            continue
+        lt, rb = np.maximum(lo, boxes[:, :2]), np.minimum(hi, boxes[:, 2:])
+        inter = np.clip(rb - lt, 0, None).prod(1)
+        union = (hi - lo).prod() + (boxes[:, 2:] - boxes[:, :2]).prod(1) - inter
+        found += bool((inter / union >= 0.3).any())
+    assert found / len(records) >= 0.98, f"{found} of {len(records)}"
