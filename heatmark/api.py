@@ -74,6 +74,20 @@ def shipped_onnx(weights: Path) -> Path | None:
     return None
 
 
+def resolve_adapter(adapter: str | Path, weights: Path) -> Path:
+    """A label adapter file, or the name of one shipped with a shipped model (``"300w"`` for ``synthetic``:
+    ``heatmark/weights/synthetic.300w-adapter.npz``)."""
+    s = str(adapter)
+    if "/" in s or "\\" in s or s.endswith(".npz") or Path(s).exists():
+        return Path(adapter)
+    shipped = WEIGHTS_DIR / f"{Path(weights).name.split('.')[0]}.{s}-adapter.npz"
+    if shipped.is_file():
+        return shipped
+    have = sorted(p.name for p in WEIGHTS_DIR.glob("*-adapter.npz"))
+    raise HeatmarkError(f"no shipped label adapter {s!r} for {Path(weights).name} (shipped adapters: "
+                        f"{have or 'none'}); pass the path of an .npz file from heatmark adapt")
+
+
 def _onnxruntime_available() -> bool:
     import importlib.util
 
@@ -177,8 +191,9 @@ class Landmarker:
         decoder: a heatmap decoder overriding the model's (``argmax``, ``quarter``, ``dark``, ``soft_argmax``,
             ``local_soft_argmax``).
         onnx_path: where the onnx backend's export goes (default: a user cache file).
-        adapter: a label adapter file (``heatmark adapt``) applied to every prediction; it was fitted with real
-            labels, so the result is not synthetic-only.
+        adapter: a label adapter file (``heatmark adapt``) applied to every prediction, or the name of one shipped
+            with the model (``Landmarker("synthetic", adapter="300w")``); it was fitted with real labels, so the
+            result is not synthetic-only.
 
     Raises:
         HeatmarkError: an unknown shipped name, a backend other than torch/onnx.
@@ -205,7 +220,7 @@ class Landmarker:
         if adapter is not None:
             from heatmark.adapter import LabelAdapter
 
-            self.adapter = LabelAdapter.load(adapter)
+            self.adapter = LabelAdapter.load(resolve_adapter(adapter, self.weights))
         if backend not in ("auto", "torch", "onnx"):
             raise HeatmarkError(f"backend must be 'auto', 'torch' or 'onnx', got {backend!r}")
         onnx_file = shipped_onnx(self.weights)

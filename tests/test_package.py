@@ -67,3 +67,30 @@ def test_weights_by_name(tmp_path, monkeypatch):
     for name in ("nosuch", None):  # None: the default, which this folder lacks
         with pytest.raises(api.HeatmarkError, match="available: \\['mixing'\\]"):
             resolve_weights(name)
+
+
+def test_shipped_adapter_by_name_and_mixing_alias(tmp_path, monkeypatch):
+    import heatmark.api as api
+
+    for name in ("default.safetensors", "synthetic.safetensors", "synthetic.300w-adapter.npz"):
+        (tmp_path / name).write_bytes(b"x")
+    monkeypatch.setattr(api, "WEIGHTS_DIR", tmp_path)
+    assert resolve_weights("mixing") == tmp_path / "default.safetensors"  # the earlier release's name
+    assert api.resolve_adapter("300w", tmp_path / "synthetic.safetensors") == tmp_path / "synthetic.300w-adapter.npz"
+    assert api.resolve_adapter("my/adapter.npz", tmp_path / "synthetic.safetensors") == Path("my/adapter.npz")
+    with pytest.raises(api.HeatmarkError, match="no shipped label adapter '300w' for default.safetensors"):
+        api.resolve_adapter("300w", tmp_path / "default.safetensors")
+
+
+def test_auto_backend_prefers_a_shipped_int8_file(tmp_path, monkeypatch):
+    import heatmark.api as api
+
+    w = tmp_path / "default.safetensors"
+    w.write_bytes(b"x")
+    monkeypatch.setattr(api, "WEIGHTS_DIR", tmp_path)
+    assert api.shipped_onnx(w) is None
+    (tmp_path / "default.onnx").write_bytes(b"x")
+    assert api.shipped_onnx(w) == tmp_path / "default.onnx"
+    (tmp_path / "default.int8.onnx").write_bytes(b"x")
+    assert api.shipped_onnx(w) == tmp_path / "default.int8.onnx"
+    assert api.shipped_onnx(Path("elsewhere/default.safetensors")) is None  # only shipped models have one

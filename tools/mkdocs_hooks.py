@@ -78,6 +78,28 @@ def config_reference() -> str:
     return "\n".join(out)
 
 
+def _optional_rows(card: dict) -> list[str]:
+    """Card entries that newer cards have: detector-box accuracy, per-region NME, label-bias offset, int8."""
+    rows = []
+    det = card.get("accuracy_detector_boxes")
+    if det:
+        rows.append(f"| AFW with {det['detector']} boxes | NME {det['nme']:.2f} % over the {det['found']} of "
+                    f"{det['faces']} faces found (recall {100 * det['detector_recall']:.1f} %) |")
+    regions = card.get("accuracy", {}).get("region_nme")
+    if regions:
+        rows.append("| AFW NME per region | " + ", ".join(f"{k} {v:.2f}" for k, v in regions.items()) + " |")
+    off = card.get("point_offset")
+    if off:
+        rows.append(f"| label-bias offset | fitted on {off['faces']} faces of `{off['root']}` (training labels); "
+                    f"mean {off['mean_offset_px']} crop px |")
+    q = card.get("int8")
+    if q:
+        rows.append(f"| int8 (static QDQ) | AFW NME {q['nme_int8']:.2f} % vs {q['nme_fp32_onnx']:.2f} % fp32; "
+                    f"{q['ms_per_face_int8_b1']:.2f} vs {q['ms_per_face_fp32_onnx_b1']:.2f} ms/face; "
+                    f"{'shipped and used' if q['shipped'] else 'not shipped'} ({q['rule']}) |")
+    return rows
+
+
 def models_page() -> str:
     out = ["# Shipped models", "", "Generated from each model's card (`heatmark/weights/NAME.json`). "
            "AFW is 300W's AFW subset (337 faces, ground-truth boxes, NME normalised by the outer eye corners).", ""]
@@ -93,6 +115,7 @@ def models_page() -> str:
                 f"| AFW NME (GT boxes) | {acc.get('nme', float('nan')):.2f} % |",
                 f"| AFW NME without the jaw | {acc.get('nme_no_jaw', float('nan')):.2f} % |",
                 f"| FR@0.10 / AUC@0.10 | {acc.get('fr@0.10', float('nan')):.1f} % / {acc.get('auc@0.10', float('nan')):.1f} % |",
+                *_optional_rows(card),
                 f"| ms/face (landmark stage) | {', '.join(f'{k} {v:.1f}' for k, v in speed.get('ms_per_face', {}).items())} |",
                 f"| parameters / file | {speed.get('params_m', 0):.2f} M / {speed.get('file_mb', 0):.1f} MB |",
                 f"| trained by | `{card.get('train_command', '')}` |", "",

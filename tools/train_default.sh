@@ -23,3 +23,6 @@ python tools/package_model.py "$RUNS/default" --name default --eval-root "$S/300
 python tools/package_model.py "$RUNS/synthetic" --name synthetic --eval-root "$S/300w_afw" \
   --label "no real landmark labels: 100 FaceSynthetics faces + 626 pseudo-labelled 300W-Helen photos" \
   --int8-calibrate "$S/300w_helen_train" --command "heatmark train --config configs/models/synthetic.yaml --out $RUNS/synthetic" --docs docs/results/synthetic
+# the label adapter shipped with `synthetic` (a separate variant: fitted on Helen-train's real labels)
+heatmark adapt --weights synthetic --dataset 300w --root "$S/300w_helen_train" \
+  --out heatmark/weights/synthetic.300w-adapter.npz

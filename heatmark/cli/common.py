@@ -37,7 +37,8 @@ def add_model_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"],
                     help="auto: onnxruntime for shipped models and .onnx files (no torch), torch otherwise")
     sp.add_argument("--flip", action="store_true", help="horizontal-flip test-time augmentation")
-    sp.add_argument("--adapter", help="a label adapter (.npz from heatmark adapt) applied to every prediction")
+    sp.add_argument("--adapter", help="a label adapter applied to every prediction: an .npz from heatmark adapt, or "
+                    "the name of one shipped with the model (synthetic: 300w)")
 
 
 def landmarker(args: argparse.Namespace):

@@ -251,7 +251,9 @@ def evaluate_weights(weights: str | Path, dataset: str, root: str | Path, *, sch
     if adapter is not None:
         from heatmark.adapter import LabelAdapter
 
-        fix = LabelAdapter.load(adapter)
+        from heatmark.api import resolve_adapter
+
+        fix = LabelAdapter.load(resolve_adapter(adapter, Path(weights)))
     if boxes == "detector":
         from heatmark.data.readers import load_dataset
 
