@@ -92,3 +92,37 @@ def test_recall_on_afw(shared, detector):
         union = (hi - lo).prod() + (boxes[:, 2:] - boxes[:, :2]).prod(1) - inter
         found += bool((inter / union >= 0.3).any())
     assert found / len(records) >= 0.98, f"{found} of {len(records)}"
+
+
+def test_bench_detectors_table_on_fixtures(fixtures, tmp_path):
+    from heatmark.cli import main
+
+    out = tmp_path / "detectors.md"
+    assert main(["bench", "detectors", "--root", str(fixtures / "300w"), "--detectors", "mtcnn", "opencv",
+                 "--small-limit", "3", "--repeats", "1", "--write", str(out)]) == 0
+    text = out.read_text()
+    assert "heatmark bench detectors" in text and "| mtcnn | 100.0 |" in text and "| opencv |" in text
+    assert "0 / 0" in text  # 4 threads on one Landmarker: no wrong result, no error
+
+
+def test_eval_with_detector_boxes_reports_recall_and_time(tiny_weights, fixtures, capsys):
+    from heatmark.cli import main
+
+    assert main(["eval", "--dataset", "300w", "--root", str(fixtures / "300w"), "--weights",
+                 str(tiny_weights["heatmap"]), "--boxes", "detector"]) == 0
+    out = capsys.readouterr().out
+    assert "mtcnn detector found 6 of 6 faces (recall 100.0%; median" in out and "ms per image" in out
+
+
+@pytest.mark.parametrize("shape", [(0, 0, 3), (1, 1, 3), (1, 1), (64, 48), (64, 48, 4)])
+def test_odd_images_give_no_face_without_error(shape, detector):
+    """Empty, 1×1, grey and RGBA arrays: an empty result (or faces), never an exception."""
+    from heatmark.api import Landmarker
+
+    lm = Landmarker(detector="mtcnn")
+    arr = np.zeros(shape, np.uint8)
+    if arr.size == 0:
+        with pytest.raises(Exception, match="expected an image array"):  # a clear error, not a traceback deep down
+            lm.predict(arr)
+        return
+    assert lm.predict(arr) == []

@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"excluded: {e}", file=sys.stderr)
     if args.boxes == "detector":
         print(f"{args.detector} detector found {res['found']} of {res['faces']} faces "
-              f"(recall {res['detector_recall'] * 100:.1f}%); metrics are over the found faces")
+              f"(recall {res['detector_recall'] * 100:.1f}%; median {res['detector_ms_per_image']:.1f} ms per "
+              f"image); metrics are over the found faces")
     cols = ("n", "nme", *(("nme_no_jaw",) if "nme_no_jaw" in res else ()), "fr@0.08", "auc@0.08", "fr@0.10",
             "auc@0.10", "mean_error_px")
     rows = [{"set": "all", **{k: res[k] for k in cols}}]
