@@ -48,8 +48,8 @@ def default_weights(variant: str = "default") -> Path:
 
 
 def resolve_weights(weights: str | Path | None) -> Path:
-    """None → the shipped default; a shipped model's name (``"mixing"``) → its file, even when a file or folder
-    of that name sits in the working directory (write ``./mixing`` for that); anything else → a path."""
+    """None → the shipped default; a shipped model's name (``"synthetic"``) → its file, even when a file or folder
+    of that name sits in the working directory (write ``./synthetic`` for that); anything else → a path."""
     if weights is None or str(weights) == "":
         return default_weights()
     s = str(weights)
@@ -96,7 +96,7 @@ def _onnxruntime_available() -> bool:
 
 def shadowed_name(weights: str | Path | None) -> str | None:
     """A note when ``weights`` names a shipped model and a local file or folder of that name exists too."""
-    if isinstance(weights, str) and weights in shipped_models() and Path(weights).exists():
+    if isinstance(weights, str) and (weights in shipped_models() or weights in ALIASES) and Path(weights).exists():
         return (f"note: --weights {weights} is the shipped model {default_weights(weights)}; the local "
                 f"{'folder' if Path(weights).is_dir() else 'file'} {weights!r} was not used (write ./{weights} for it)")
     return None

@@ -124,16 +124,16 @@ def test_shipped_model_name_is_not_shadowed_by_a_local_folder(tmp_path, monkeypa
     from heatmark.api import WEIGHTS_DIR, resolve_weights
 
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "mixing").mkdir()
-    assert resolve_weights("mixing") == WEIGHTS_DIR / "mixing.safetensors"
-    assert resolve_weights("./mixing") == Path("./mixing")
+    (tmp_path / "synthetic").mkdir()
+    assert resolve_weights("synthetic") == WEIGHTS_DIR / "synthetic.safetensors"
+    assert resolve_weights("./synthetic") == Path("./synthetic")
     from heatmark.cli.common import weights
 
     class A:
-        weights = "mixing"
+        weights = "synthetic"
 
-    assert weights(A) == WEIGHTS_DIR / "mixing.safetensors"
-    assert "the local folder 'mixing' was not used" in capsys.readouterr().err
+    assert weights(A) == WEIGHTS_DIR / "synthetic.safetensors"
+    assert "the local folder 'synthetic' was not used" in capsys.readouterr().err
 
 
 # 8. temporaries of a killed checkpoint write ----------------------------------------------------------------------

@@ -9,7 +9,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1]
 BUNDLED_SAMPLES = PACKAGE / "assets" / "samples"
 BUNDLED_PHOTO = BUNDLED_SAMPLES / "photo.jpg"
-WEIGHTS_HELP = "a .safetensors file, or a shipped model: default (synthetic-only; used when absent) or mixing"
+WEIGHTS_HELP = ("a .safetensors or .onnx file, or a shipped model: default (the most accurate; used when absent) "
+                "or synthetic (no real landmark labels)")
 
 
 def report_skipped(errors) -> None:
@@ -19,7 +20,7 @@ def report_skipped(errors) -> None:
 
 
 def weights(args: argparse.Namespace) -> Path:
-    """--weights: a file, a shipped model's name (default, mixing), or absent for the default. Says on stderr
+    """--weights: a file, a shipped model's name (default, synthetic), or absent for the default. Says on stderr
     when a shipped name is also a local path (the shipped model wins)."""
     from heatmark.api import resolve_weights, shadowed_name
 
