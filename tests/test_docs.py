@@ -66,3 +66,15 @@ def test_site_builds_strict(tmp_path):
                                                                                   "NO_MKDOCS_2_WARNING": "1"})
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     assert (tmp_path / "site" / "reference" / "api" / "index.html").is_file()
+
+
+def test_readme_models_table_comes_from_the_cards():
+    """The README's shipped-models table is what tools/update_readme.py writes from the cards."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, str(root / "tools" / "update_readme.py"), "--check"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -23,6 +23,15 @@ from pathlib import Path
 
 
 ROOT = Path(__file__).resolve().parents[1]
+# the terms of each training source (../shared/data/README.md), copied into the card
+DATA_TERMS = {
+    "facesynthetics": "Microsoft FaceSynthetics, Computational Use of Data Agreement (C-UDA) v1.0: non-commercial research",
+    "300w": "iBUG 300-W: research, non-commercial",
+    "coco": "pseudo-labels written by heatmark (a teacher model) for 300W-Helen photos; the photos' terms apply: "
+            "research, non-commercial",
+}
+WEIGHTS_TERMS = ("trained on data licensed for non-commercial research only; treat the weights the same way (no "
+                 "commercial use) unless you retrain them on data you may use commercially")
 
 
 def commit() -> str:
@@ -142,7 +151,9 @@ def main(argv=None) -> int:
     cfg = meta["config"]
     card = {
         "name": args.name, "label": args.label,
-        "training_data": [{**e, "faces": count_faces(e)} for e in cfg["data"]["train"]],
+        "training_data": [{**e, "faces": count_faces(e), "terms": DATA_TERMS.get(e["dataset"], "see the source")}
+                          for e in cfg["data"]["train"]],
+        "weights_terms": WEIGHTS_TERMS, "seed": cfg.get("seed"), "config": cfg,
         "validation_data": cfg["data"].get("val"),
         "weights": "final (end of the step budget); parameters stored as float16",
         "steps": meta.get("step"), "commit": commit(), "trained_commit": meta.get("commit"),
