@@ -10,8 +10,6 @@ exception, counts against the detector.
 
 from __future__ import annotations
 
-import statistics
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
@@ -51,18 +49,6 @@ def small_face_canvases(records: Records, side: float = 73.0, limit: int | None 
         yield canvas, r.landmarks * s + (pos - lo * s)
 
 
-def _median_ms(fn, items, repeats: int) -> float:
-    for it in items[:3]:
-        fn(it)
-    passes = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for it in items:
-            fn(it)
-        passes.append((time.perf_counter() - t) * 1000 / len(items))
-    return statistics.median(passes)
-
-
 def thread_check(detect, photos: list[np.ndarray], threads: int = 4, rounds: int = 3) -> tuple[int, int]:
     """(wrong results, exceptions) of ``threads`` threads calling one ``detect`` on ``photos`` × ``rounds``."""
     expected = [np.asarray(detect(p)[0]) for p in photos]
@@ -86,6 +72,7 @@ def bench_detectors(detectors: list[str], sets: dict[str, Records], small: Recor
                     repeats: int = 3, thread_photos: int = 10, log=print) -> list[dict]:
     """One row per detector: recall on each set, small-face recall, ms per 640×480 photo, the thread check."""
     from heatmark.api import Landmarker
+    from heatmark.engine.speed import median_ms_per_item
 
     canvases = list(small_face_canvases(small, limit=small_limit))
     rows = []
@@ -97,7 +84,7 @@ def bench_detectors(detectors: list[str], sets: dict[str, Records], small: Recor
             hits = sum(found(det(r.load_image())[0], r.landmarks) for r in records)
             row[f"recall {set_name} %"] = 100 * hits / max(len(records), 1)
         row["small faces %"] = 100 * sum(found(det(c)[0], p) for c, p in canvases) / max(len(canvases), 1)
-        row["ms / 640x480"] = _median_ms(det, [c for c, _ in canvases], repeats)
+        row["ms / 640x480"] = median_ms_per_item(det, [c for c, _ in canvases], repeats)
         wrong, errors = thread_check(det, [c for c, _ in canvases[:thread_photos]])
         row["4 threads: wrong / errors"] = f"{wrong} / {errors}"
         log(f"{name}: {row}")

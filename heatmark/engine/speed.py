@@ -44,7 +44,7 @@ def _dlib():
     return dlib
 
 
-def _median_per_item(fn, items: list, repeats: int, warmup: int = 3) -> float:
+def median_ms_per_item(fn, items: list, repeats: int, warmup: int = 3) -> float:
     """Median over ``repeats`` passes of the mean ms per item of ``fn(item)`` (warm-up passes not timed)."""
     for _ in range(warmup):
         for it in items[: max(1, min(len(items), 3))]:
@@ -77,24 +77,24 @@ def against_dlib(weights: Path, images: list[Path], repeats: int = 20, backends:
         raise HeatmarkError("dlib's detector found no face in the photos; give photos with faces (--images)")
     log(f"{len(photos)} photos, {len(faces)} faces (dlib HOG boxes, shared by both); {repeats} timed passes")
     rows = [{"method": "dlib shape predictor 68", "batch": 1,
-             "ms_per_face": _median_per_item(lambda f: shape(photos[f[0]], f[1]), faces, repeats)}]
+             "ms_per_face": median_ms_per_item(lambda f: shape(photos[f[0]], f[1]), faces, repeats)}]
     e2e = [{"method": "dlib HOG (upsample 1) + shape predictor",
-            "ms_per_photo": _median_per_item(lambda rgb: [shape(rgb, r) for r in hog(rgb, 1)], photos, repeats),
+            "ms_per_photo": median_ms_per_item(lambda rgb: [shape(rgb, r) for r in hog(rgb, 1)], photos, repeats),
             "faces_found": len(faces)}]
     with tempfile.TemporaryDirectory(prefix="heatmark-bench-") as tmp:
         for backend in backends:
             lm = _landmarker(weights, backend, Path(tmp))
             name = f"heatmark {backend}" + (" (onnxruntime + NumPy, no torch)" if backend == "onnx" else "")
-            rows.append({"method": name, "batch": 1, "ms_per_face": _median_per_item(
+            rows.append({"method": name, "batch": 1, "ms_per_face": median_ms_per_item(
                 lambda f: lm.predict(photos[f[0]], boxes=[f[2]]), faces, repeats)})
             many = [(photos[faces[0][0]], [lm_box(lm, faces[(j % len(faces))]) for j in range(32)])]
-            rows.append({"method": name, "batch": 32, "ms_per_face": _median_per_item(
+            rows.append({"method": name, "batch": 32, "ms_per_face": median_ms_per_item(
                 lambda it: lm.predict_boxes(it[0], it[1]), many, max(3, repeats // 4)) / 32})
             src = lm.weights if backend == "torch" else lm.predictor.path
             for detector in ("mtcnn", "opencv"):
                 det = Landmarker(src, backend=backend, detector=detector)
                 label = "its default detector (MTCNN)" if detector == "mtcnn" else "OpenCV Haar (faster, fewer faces)"
-                e2e.append({"method": f"{name} + {label}", "ms_per_photo": _median_per_item(det.predict, photos, repeats),
+                e2e.append({"method": f"{name} + {label}", "ms_per_photo": median_ms_per_item(det.predict, photos, repeats),
                             "faces_found": sum(len(det.detect(p)[0]) for p in photos)})
     ref_face, ref_photo = rows[0]["ms_per_face"], e2e[0]["ms_per_photo"]
     for r in rows:
