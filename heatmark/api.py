@@ -21,7 +21,7 @@ import numpy as np
 
 from heatmark.data.crops import SquareBox, box_from_landmarks, crop_matrix, invert, transform_points, warp
 from heatmark.data.image_io import read_image, to_rgb_uint8
-from heatmark.detect import crop_box_from_detection, get_detector
+from heatmark.detect import crop_box_from_detection, get_detector, roll_from_keypoints
 from heatmark.errors import DataError, HeatmarkError
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -101,6 +101,8 @@ def shadowed_name(weights: str | Path | None) -> str | None:
                 f"{'folder' if Path(weights).is_dir() else 'file'} {weights!r} was not used (write ./{weights} for it)")
     return None
 
+
+UPRIGHT_DEFAULT = True  # chosen by measurement on AFW with MTCNN boxes (docs/in-depth.md, "Face detection")
 
 MAX_BOX_SIDE = 8.0  # a box side may be at most this many times the image's longer side
 
@@ -191,6 +193,8 @@ class Landmarker:
         decoder: a heatmap decoder overriding the model's (``argmax``, ``quarter``, ``dark``, ``soft_argmax``,
             ``local_soft_argmax``).
         onnx_path: where the onnx backend's export goes (default: a user cache file).
+        upright: turn each detected face's crop upright by its roll, measured from the detector's eye points
+            (MTCNN gives them; other detectors and your own boxes keep axis-aligned crops).
         adapter: a label adapter file (``heatmark adapt``) applied to every prediction, or the name of one shipped
             with the model (``Landmarker("synthetic", adapter="300w")``); it was fitted with real labels, so the
             result is not synthetic-only.
@@ -210,9 +214,9 @@ class Landmarker:
     def __init__(self, weights: str | Path | None = None, detector: str | Callable | None = "mtcnn",
                  device: str = "cpu", backend: str = "auto", flip: bool = False, decoder: str | None = None,
                  onnx_path: str | Path | None = None,
-                 adapter: str | Path | None = None):
+                 adapter: str | Path | None = None, upright: bool = UPRIGHT_DEFAULT):
         self.weights = resolve_weights(weights)
-        self.flip, self.decoder = flip, decoder
+        self.flip, self.decoder, self.upright = flip, decoder, upright
         self._detector_spec = detector
         self._detector = None
         self._detector_lock = threading.Lock()  # OpenCV's Haar cascade is not thread-safe: one call at a time
@@ -261,16 +265,36 @@ class Landmarker:
         """(N, S, S, 3) uint8 crops → points (N, K, 2) in crop pixels, scores (N, K)."""
         return self.predictor.run_crops(crops)
 
-    def predict_boxes(self, rgb: np.ndarray, crop_boxes: list[SquareBox]) -> tuple[np.ndarray, np.ndarray]:
-        """Landmarks for square crop boxes of one image: (N, K, 2) image pixels, (N, K) scores."""
+    def predict_boxes(self, rgb: np.ndarray, crop_boxes: list[SquareBox],
+                      rolls: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Landmarks for square crop boxes of one image: (N, K, 2) image pixels, (N, K) scores. ``rolls``: each
+        face's in-plane rotation in degrees; its crop is turned upright by it."""
         if not crop_boxes:
             k = self.scheme.num_points
             return np.zeros((0, k, 2)), np.zeros((0, k))
-        mats = np.stack([crop_matrix(b, self.input_size) for b in crop_boxes])
+        rolls = np.zeros(len(crop_boxes)) if rolls is None else rolls
+        mats = np.stack([crop_matrix(b, self.input_size, float(r)) for b, r in zip(crop_boxes, rolls)])
         crops = np.stack([warp(rgb, m, self.input_size) for m in mats])
         pts, scores = self.run_crops(crops)
         pts = transform_points(invert(mats), pts)
         return (self.adapter(pts) if self.adapter is not None else pts), scores
+
+    def detect_crops(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[SquareBox], np.ndarray]:
+        """Detector boxes (N, 4), scores (N,), the model's crop for each (through the detector's calibration) and
+        each face's roll in degrees: from the detector's eye points when it gives them and ``upright`` is on
+        (MTCNN does), else 0."""
+        if self.detector is None:
+            raise HeatmarkError("no detector configured: pass boxes=... or create Landmarker(detector='mtcnn')")
+        full = getattr(self.detector, "detect", None) if self.upright else None
+        if getattr(self.detector, "thread_safe", False):
+            out = full(rgb) if full else self.detector(rgb)
+        else:
+            with self._detector_lock:
+                out = full(rgb) if full else self.detector(rgb)
+        boxes, scores = out[0], out[1]
+        rolls = roll_from_keypoints(out[2]) if full else np.zeros(len(boxes))
+        name = getattr(self.detector, "name", None)
+        return boxes, scores, [crop_box_from_detection(b, name, self.box_scale, r) for b, r in zip(boxes, rolls)], rolls
 
     # ------------------------------------------------------------------ public
     def detect(self, image, color: str = "rgb") -> tuple[np.ndarray, np.ndarray]:
@@ -301,15 +325,13 @@ class Landmarker:
             DataError: an unreadable image file (named in the message).
         """
         rgb = as_rgb(image, color)
-        det_scores = None
+        det_scores, rolls = None, None
         if boxes is None:
-            boxes, det_scores = self.detect(rgb)
-            name = getattr(self.detector, "name", None)
+            boxes, det_scores, crop_boxes, rolls = self.detect_crops(rgb)
         else:
             boxes = check_boxes(boxes, rgb.shape[1], rgb.shape[0])
-            name = None
-        crop_boxes = [crop_box_from_detection(b, name, self.box_scale) for b in boxes]
-        pts, scores = self.predict_boxes(rgb, crop_boxes)
+            crop_boxes = [crop_box_from_detection(b, None, self.box_scale) for b in boxes]
+        pts, scores = self.predict_boxes(rgb, crop_boxes, rolls)
         return [Face(np.asarray(b, np.float32), pts[i].astype(np.float32), scores[i].astype(np.float32),
                      None if det_scores is None else float(det_scores[i])) for i, b in enumerate(boxes)]
 

@@ -115,9 +115,20 @@ def get_detector(detector: str | Detector | None) -> Detector | None:
     raise HeatmarkError(f"unknown detector {detector!r}; valid: {', '.join(DETECTORS)}, or a callable")
 
 
-def crop_box_from_detection(xyxy, detector_name: str | None, box_scale: float) -> SquareBox:
-    """The model's square crop for a detector box, through the detector's calibration."""
+def crop_box_from_detection(xyxy, detector_name: str | None, box_scale: float, roll_deg: float = 0.0) -> SquareBox:
+    """The model's square crop for a detector box, through the detector's calibration. ``roll_deg``: the face's
+    in-plane rotation (eye line against the x axis); the calibrated centre shift turns with the face."""
     ratio, dx, dy = BOX_CALIBRATION.get(detector_name or "", (1.0, 0.0, 0.0))
     x1, y1, x2, y2 = (float(v) for v in xyxy)
     side = max(x2 - x1, y2 - y1)
+    if roll_deg:
+        a = np.deg2rad(roll_deg)
+        dx, dy = dx * np.cos(a) - dy * np.sin(a), dx * np.sin(a) + dy * np.cos(a)
     return SquareBox((x1 + x2) / 2 + dx * side, (y1 + y2) / 2 + dy * side, max(1.0, side * ratio * box_scale))
+
+
+def roll_from_keypoints(points: np.ndarray) -> np.ndarray:
+    """(N,) in-plane rotation in degrees of faces with 5 detector points (N, 5, 2; left eye, right eye first): the
+    angle of the eye line against the image's x axis (positive: the right eye lower in the image)."""
+    d = points[:, 1] - points[:, 0]
+    return np.degrees(np.arctan2(d[:, 1], d[:, 0]))

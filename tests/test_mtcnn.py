@@ -126,3 +126,30 @@ def test_odd_images_give_no_face_without_error(shape, detector):
             lm.predict(arr)
         return
     assert lm.predict(arr) == []
+
+
+def test_roll_from_the_eye_points_turns_crops_upright(photo):
+    """A portrait turned by 25° in the image: MTCNN's eye points give a roll of about 25°, and the crop the
+    Landmarker cuts for it is turned back (its eye points lie on a horizontal line in the crop)."""
+    import cv2
+
+    from heatmark.api import Landmarker
+    from heatmark.data.crops import crop_matrix, transform_points
+    from heatmark.detect import crop_box_from_detection, roll_from_keypoints
+
+    assert roll_from_keypoints(np.array([[[0, 0], [10, 10]], [[0, 0], [10, 0]]], np.float64)).tolist() == [45.0, 0.0]
+    box = crop_box_from_detection([0, 0, 100, 100], "mtcnn", 1.0, roll_deg=90.0)  # the downward shift turns left
+    plain = crop_box_from_detection([0, 0, 100, 100], "mtcnn", 1.0)
+    assert box.cx < plain.cx - 10 and abs(box.cy - 50) < 2
+
+    portrait = np.ascontiguousarray(photo[:, 320:640])
+    m = cv2.getRotationMatrix2D((160, 160), -25, 1.0)  # negative angle in OpenCV: clockwise on screen
+    turned = cv2.warpAffine(portrait, m, (320, 320), borderMode=cv2.BORDER_REFLECT)
+    lm = Landmarker(detector="mtcnn")
+    boxes, scores, crops, rolls = lm.detect_crops(turned)
+    best = int(np.argmax(scores))
+    assert 19 < rolls[best] < 31
+    _, _, pts = lm.detector.detect(turned)
+    eyes = transform_points(crop_matrix(crops[best], 128, float(rolls[best]))[None], pts[best:best + 1, :2])[0]
+    assert abs(eyes[1, 1] - eyes[0, 1]) < 0.05 * abs(eyes[1, 0] - eyes[0, 0])
+    assert Landmarker(detector="mtcnn", upright=False).detect_crops(turned)[3].tolist() == [0.0] * len(boxes)

@@ -38,6 +38,8 @@ def add_model_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"],
                     help="auto: onnxruntime for shipped models and .onnx files (no torch), torch otherwise")
     sp.add_argument("--flip", action="store_true", help="horizontal-flip test-time augmentation")
+    sp.add_argument("--no-upright", action="store_true", help="axis-aligned face crops (no roll correction from "
+                    "the detector's eye points)")
     sp.add_argument("--adapter", help="a label adapter applied to every prediction: an .npz from heatmark adapt, or "
                     "the name of one shipped with the model (synthetic: 300w)")
 
@@ -46,7 +48,8 @@ def landmarker(args: argparse.Namespace):
     from heatmark.api import Landmarker
 
     det = None if args.detector in ("full", "none") else args.detector
-    return Landmarker(weights(args), detector=det, backend=args.backend, flip=args.flip, adapter=args.adapter)
+    return Landmarker(weights(args), detector=det, backend=args.backend, flip=args.flip, adapter=args.adapter,
+                      upright=not getattr(args, "no_upright", False))
 
 
 def print_table(title: str, rows: list[dict], formats: dict[str, str]) -> None:

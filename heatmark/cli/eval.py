@@ -17,6 +17,8 @@ def add_arguments(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("--weights", help=WEIGHTS_HELP)
     ev.add_argument("--boxes", choices=["gt", "detector"], default="gt", help="face boxes from ground truth or detector")
     ev.add_argument("--detector", default="mtcnn", choices=["mtcnn", "opencv", "dlib"], help="with --boxes detector")
+    ev.add_argument("--no-upright", action="store_true", help="with --boxes detector: axis-aligned crops (no roll "
+                    "correction from the detector's eye points)")
     ev.add_argument("--scheme", help="landmark scheme of the dataset (default: from the dataset)")
     ev.add_argument("--flip", action="store_true", help="horizontal-flip test-time augmentation")
     ev.add_argument("--decoder", help="heatmap decoder to use instead of the model's (argmax, quarter, dark, ...)")
@@ -36,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate_weights(w, args.dataset, args.root, scheme=args.scheme, boxes=args.boxes,
                               detector=args.detector, decoder=args.decoder, flip=args.flip, norm=args.norm,
                               batch_size=args.batch_size, device=args.device, skip_bad=args.skip_bad,
-                              adapter=args.adapter)
+                              adapter=args.adapter, upright=False if args.no_upright else None)
     res = result.metrics
     report_skipped(res.get("skipped", []))
     for e in res.get("excluded", []):

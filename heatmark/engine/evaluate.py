@@ -126,20 +126,21 @@ def evaluate(pred: np.ndarray, model_scheme: Scheme, records: Records, norm: str
 
 
 def predict_with_detector(weights, records: Records, detector: str = "mtcnn", decoder: str | None = None,
-                          flip: bool = False):
+                          flip: bool = False, upright: bool | None = None):
     """Detect faces, match each annotated face to the detection overlapping its landmark box most
     (IoU >= 0.3), and predict from the detector's box. Returns (predictions, the found records, stats)."""
-    from heatmark.api import Landmarker
-    from heatmark.detect import crop_box_from_detection
-
     import time
 
-    lm = Landmarker(weights, detector=detector, decoder=decoder, flip=flip)
+    from heatmark.api import UPRIGHT_DEFAULT, Landmarker
+
+    upright = UPRIGHT_DEFAULT if upright is None else upright
+
+    lm = Landmarker(weights, detector=detector, decoder=decoder, flip=flip, upright=upright)
     preds, found, times = [], [], []
     for r in records:
         img = r.load_image()
         t = time.perf_counter()
-        boxes, _ = lm.detector(img)
+        boxes, _, crops, rolls = lm.detect_crops(img)
         times.append(time.perf_counter() - t)
         if len(boxes) == 0:
             continue
@@ -152,7 +153,7 @@ def predict_with_detector(weights, records: Records, detector: str = "mtcnn", de
         j = int(np.argmax(iou))
         if iou[j] < 0.3:
             continue
-        pts, _ = lm.predict_boxes(img, [crop_box_from_detection(boxes[j], detector, lm.box_scale)])
+        pts, _ = lm.predict_boxes(img, [crops[j]], rolls[j:j + 1])
         preds.append(pts[0])
         found.append(r)
     k = lm.scheme.num_points
@@ -237,7 +238,7 @@ def evaluate_weights(weights: str | Path, dataset: str, root: str | Path, *, sch
                      boxes: str = "gt", detector: str = "mtcnn", decoder: str | None = None, flip: bool = False,
                      norm: str = "default", batch_size: int = 32, device: str | None = "auto",
                      skip_bad: bool = False, cache_dir: str | Path | None = None,
-                     adapter: str | Path | None = None) -> Evaluation:
+                     adapter: str | Path | None = None, upright: bool | None = None) -> Evaluation:
     """Evaluate a weights file on an annotated dataset. ``boxes``: "gt" (crops from the annotation) or
     "detector" (faces found by ``detector``, matched to the annotations; metrics over the found faces, and
     ``metrics`` gains faces / found / detector_recall)."""
@@ -262,7 +263,7 @@ def evaluate_weights(weights: str | Path, dataset: str, root: str | Path, *, sch
         from heatmark.data.readers import load_dataset
 
         records = load_dataset(dataset, root, scheme=scheme, skip_bad=skip_bad)
-        pred, found, stats = predict_with_detector(weights, records, detector, decoder, flip)
+        pred, found, stats = predict_with_detector(weights, records, detector, decoder, flip, upright)
         pred = fix(pred) if fix is not None and len(pred) else pred
         if not found:
             raise HeatmarkError(f"the {detector} detector found none of the {stats['faces']} faces")
