@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Every measurement behind the README's and docs' numbers for a release, in one run on a quiet machine (nothing
+# else running: a training beside it makes the times meaningless). Run after tools/train_default.sh.
+#   bash tools/release_measurements.sh > release_measurements.log
+set -euo pipefail
+S=${SHARED:-../shared/data}
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'); load average: $(cut -d' ' -f1 /proc/loadavg)"
+for w in default synthetic; do
+  echo "## heatmark eval --weights $w (GT boxes; flip TTA; MTCNN boxes upright and not)"
+  heatmark eval --dataset 300w --root "$S/300w_afw" --weights $w
+  heatmark eval --dataset 300w --root "$S/300w_afw" --weights $w --flip
+  heatmark eval --dataset 300w --root "$S/300w_afw" --weights $w --boxes detector
+  heatmark eval --dataset 300w --root "$S/300w_afw" --weights $w --boxes detector --no-upright
+done
+echo "## synthetic + its shipped label adapter (fitted on Helen-train's real labels)"
+heatmark eval --dataset 300w --root "$S/300w_afw" --weights synthetic --adapter 300w
+echo "## dlib's shape predictor and heatmark on the same faces and HOG boxes"
+python tools/dlib_accuracy.py --root "$S/300w_afw" --also default synthetic
+echo "## speed against dlib"
+heatmark bench speed --against dlib --images "$S/300w_afw" --limit 60 --repeats 10 --write docs/speed.md
+echo "## detectors"
+heatmark bench detectors --root "$S/300w_afw" --root "$S/300w_helen_train" --write docs/detectors.md
+echo "## candidate networks (network only, onnxruntime, 1 and 2 threads)"
+python tools/probe_arch_speed.py --threads 1 --repeats 200
+python tools/probe_arch_speed.py --threads 2 --repeats 200
+echo "## video: 640x480 clip from the fixtures, tracking"
+python tools/make_video.py /tmp/heatmark_clip.mp4
+heatmark video /tmp/heatmark_clip.mp4 --out /tmp/heatmark_clip_out.mp4
