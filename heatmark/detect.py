@@ -27,12 +27,14 @@ from heatmark.errors import HeatmarkError
 # (dx, dy) in detector box sides), the medians over matched faces of
 #   python tools/calibrate_detector.py --detector NAME --dataset 300w --root ../shared/data/300w_afw
 # opencv, measured 2026-11-22: 288 of 337 AFW faces found (recall 85.5 %), ~30 ms per image.
-# dlib is not installed on the development machine, so it has no measured calibration yet (identity).
+# dlib (HOG, upsample 1, threshold -0.5), measured 2026-12-02 on 300w_helen_train (866 of 870 found):
+#   python tools/calibrate_detector.py --detector dlib --root ../shared/data/300w_helen_train
 # mtcnn, measured 2026-12-02 on the training faces of 300w_helen_train (870 of 870 found):
 #   python tools/calibrate_detector.py --detector mtcnn --root ../shared/data/300w_helen_train
 BOX_CALIBRATION: dict[str, tuple[float, float, float]] = {
     "opencv": (0.8784, 0.0003, 0.1477),
     "mtcnn": (0.8066, 0.0101, 0.1292),
+    "dlib": (0.979, -0.0026, 0.0771),
 }
 
 Detector = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
