@@ -21,7 +21,8 @@ TIERS = ["default", "synthetic"]
 @pytest.mark.parametrize("name", TIERS)
 def test_shipped_file_and_card(name):
     path = WEIGHTS_DIR / f"{name}.safetensors"
-    assert path.stat().st_size <= 25e6 and path.with_suffix(".onnx").stat().st_size <= 25e6
+    onnx = path.with_suffix(".int8.onnx") if path.with_suffix(".int8.onnx").is_file() else path.with_suffix(".onnx")
+    assert path.stat().st_size <= 25e6 and onnx.stat().st_size <= 25e6
     card = json.loads(path.with_suffix(".json").read_text())["card"]
     for key in ("label", "training_data", "commit", "accuracy", "accuracy_detector_boxes", "speed", "train_command",
                 "int8"):
@@ -34,7 +35,7 @@ def test_shipped_file_and_card(name):
 
 
 def test_default_is_used_without_weights_and_finds_the_sample_face(tmp_path):
-    assert {"default", "mixing"} <= set(shipped_models())
+    assert set(TIERS) <= set(shipped_models())
     assert main(["predict", "--out", str(tmp_path)]) == 0  # the bundled photo
     doc = json.loads((tmp_path / f"{BUNDLED_PHOTO.stem}.json").read_text())
     # four AFW faces side by side; MTCNN may also report a partial face at a portrait's edge, less confidently
@@ -52,7 +53,7 @@ def test_default_is_used_without_weights_and_finds_the_sample_face(tmp_path):
     assert (tmp_path / f"{BUNDLED_PHOTO.stem}.png").is_file()
 
 
-FIXTURE_NME = {"default": None, "synthetic": None}  # % on the 6 fixture faces, measured when the files shipped
+FIXTURE_NME = {"default": 3.3279, "synthetic": 6.2972}  # % on the 6 fixture faces (int8 files), measured when shipped
 
 
 @pytest.mark.parametrize("name", TIERS)

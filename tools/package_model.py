@@ -169,6 +169,7 @@ def main(argv=None) -> int:
         meta["codec"] = {**meta["codec"], "point_offset": [[round(float(x), 4), round(float(y), 4)] for x, y in offset]}
     save_tensors(dst, small, {**meta, "card": card})
     write_onnx(dst)
+    dst.with_suffix(".int8.onnx").unlink(missing_ok=True)  # a previous release's int8 file must not be measured
 
     with tempfile.TemporaryDirectory() as tmp:
         js = Path(tmp) / "eval.json"
@@ -180,13 +181,15 @@ def main(argv=None) -> int:
     card["accuracy"] = {"dataset": f"300w {args.eval_root}", "boxes": "ground truth", "norm": "outer eye corners",
                         "decoder": ev.get("decoder"), **{k: ev[k] for k in keep if k in ev},
                         "command": f"heatmark eval --dataset 300w --root {args.eval_root} --weights {args.name}"}
+    if args.int8_calibrate:  # before the detector-box evaluation, which runs what Landmarker runs (int8 if shipped)
+        card["int8"] = int8_check(cli, dst, args.eval_root, args.int8_calibrate, ev["nme"])
+        if card["int8"]["shipped"]:
+            write_int8(dst.with_suffix(".onnx"), dst.with_suffix(".int8.onnx"), args.int8_calibrate)
     det = eval_json(cli, args.eval_root, dst, "--boxes", "detector")
     card["accuracy_detector_boxes"] = {
         "detector": "mtcnn", **{k: det[k] for k in ("faces", "found", "detector_recall", "nme", "nme_no_jaw",
                                                     "fr@0.10", "auc@0.10") if k in det},
         "command": f"heatmark eval --dataset 300w --root {args.eval_root} --weights {args.name} --boxes detector"}
-    if args.int8_calibrate:
-        card["int8"] = int8_check(cli, dst, args.eval_root, args.int8_calibrate, ev["nme"])
     rows = bench_speed(dst, (1, 32), 50)
     card["speed"] = {"machine": f"{machine()}, {platform.processor() or platform.machine()}",
                      "ms_per_face": {f"{r['backend']} b{r['batch']}": round(r["ms_per_face"], 3) for r in rows},
@@ -199,6 +202,7 @@ def main(argv=None) -> int:
     int8.unlink(missing_ok=True)
     if card.get("int8", {}).get("shipped"):  # quantized again from the final ONNX file, so it carries the card
         write_int8(dst.with_suffix(".onnx"), int8, args.int8_calibrate)
+        dst.with_suffix(".onnx").unlink()  # Landmarker runs the int8 file; heatmark export rebuilds fp32 on demand
     if args.docs:
         write_docs(args.run, args.docs, card)
     print(json.dumps(card, indent=1))

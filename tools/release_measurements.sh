@@ -26,3 +26,7 @@ python tools/probe_arch_speed.py --threads 2 --repeats 200
 echo "## video: 640x480 clip from the fixtures, tracking"
 python tools/make_video.py /tmp/heatmark_clip.mp4
 heatmark video /tmp/heatmark_clip.mp4 --out /tmp/heatmark_clip_out.mp4
+echo "## AFW turned by +-30 degrees: MTCNN boxes with and without upright crops"
+python tools/make_rotated_set.py "$S/300w_afw" /tmp/heatmark_afw_rot30 --degrees 30
+heatmark eval --dataset 300w --root /tmp/heatmark_afw_rot30 --weights default --boxes detector
+heatmark eval --dataset 300w --root /tmp/heatmark_afw_rot30 --weights default --boxes detector --no-upright

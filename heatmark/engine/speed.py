@@ -82,17 +82,22 @@ def against_dlib(weights: Path, images: list[Path], repeats: int = 20, backends:
             "ms_per_photo": median_ms_per_item(lambda rgb: [shape(rgb, r) for r in hog(rgb, 1)], photos, repeats),
             "faces_found": len(faces)}]
     with tempfile.TemporaryDirectory(prefix="heatmark-bench-") as tmp:
-        for backend in backends:
-            lm = _landmarker(weights, backend, Path(tmp))
-            name = f"heatmark {backend}" + (" (onnxruntime + NumPy, no torch)" if backend == "onnx" else "")
+        from heatmark.api import shipped_onnx
+
+        shipped = shipped_onnx(Path(weights)) if not str(weights).endswith(".onnx") else None
+        for backend in (*backends, *(("shipped",) if shipped is not None else ())):
+            lm = _landmarker(shipped if backend == "shipped" else weights, "onnx" if backend == "shipped" else backend,
+                             Path(tmp))
+            name = (f"heatmark Landmarker() as shipped ({shipped.name})" if backend == "shipped" else
+                    f"heatmark {backend}" + (" (onnxruntime + NumPy, no torch)" if backend == "onnx" else ""))
             rows.append({"method": name, "batch": 1, "ms_per_face": median_ms_per_item(
                 lambda f: lm.predict(photos[f[0]], boxes=[f[2]]), faces, repeats)})
             many = [(photos[faces[0][0]], [lm_box(lm, faces[(j % len(faces))]) for j in range(32)])]
             rows.append({"method": name, "batch": 32, "ms_per_face": median_ms_per_item(
                 lambda it: lm.predict_boxes(it[0], it[1]), many, max(3, repeats // 4)) / 32})
             src = lm.weights if backend == "torch" else lm.predictor.path
-            for detector in ("mtcnn", "opencv"):
-                det = Landmarker(src, backend=backend, detector=detector)
+            for detector in ("mtcnn", "opencv") if backend != "shipped" else ("mtcnn",):
+                det = Landmarker(src, backend="onnx" if backend == "shipped" else backend, detector=detector)
                 label = "its default detector (MTCNN)" if detector == "mtcnn" else "OpenCV Haar (faster, fewer faces)"
                 e2e.append({"method": f"{name} + {label}", "ms_per_photo": median_ms_per_item(det.predict, photos, repeats),
                             "faces_found": sum(len(det.detect(p)[0]) for p in photos)})
