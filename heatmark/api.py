@@ -168,6 +168,8 @@ def as_rgb(image, color: str = "rgb") -> np.ndarray:
     color = color.lower()
     if color not in ("rgb", "bgr"):
         raise HeatmarkError(f"color must be 'rgb' or 'bgr', got {color!r}")
+    if color == "rgb" and arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[2] == 3:
+        return np.ascontiguousarray(arr)  # already what the pipeline reads: no copy (two full-image copies saved)
     if arr.ndim == 3 and arr.shape[2] in (3, 4) and color == "rgb":
         arr = arr[:, :, [2, 1, 0] + ([3] if arr.shape[2] == 4 else [])]  # to BGR(A) for the shared converter
     return to_rgb_uint8(np.ascontiguousarray(arr))

@@ -105,3 +105,14 @@ def test_onnx_backend_matches_torch(tiny_weights, image, tmp_path):
                    onnx_path=tmp_path / "m.onnx").predict(image, boxes=box)[0]
     np.testing.assert_allclose(o.landmarks, t.landmarks, atol=1e-3)
     np.testing.assert_allclose(o.scores, t.scores, atol=1e-4)
+
+
+def test_rgb_uint8_arrays_are_not_copied_and_bgr_is_converted():
+    """The common case (an RGB uint8 photo) costs no copy; BGR and RGBA still convert."""
+    from heatmark.api import as_rgb
+
+    rgb = np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8)
+    assert np.shares_memory(as_rgb(rgb), rgb)
+    np.testing.assert_array_equal(as_rgb(rgb[:, :, ::-1], color="bgr"), rgb)
+    rgba = np.concatenate([rgb, np.full((40, 60, 1), 255, np.uint8)], 2)
+    np.testing.assert_array_equal(as_rgb(rgba), rgb)
