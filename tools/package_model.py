@@ -125,7 +125,7 @@ def int8_check(cli, dst: Path, root: str, photos: str, fp32_torch_nme: float) ->
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", type=Path, help="a finished training run folder (with final.safetensors)")
-    ap.add_argument("--name", required=True, help="shipped model name: default, mixing, ...")
+    ap.add_argument("--name", required=True, help="shipped model name: default, synthetic, ...")
     ap.add_argument("--label", required=True, help="one line for people: what data it was trained on")
     ap.add_argument("--eval-root", default="../shared/data/300w_afw")
     ap.add_argument("--command", default="", help="the command that trained the run (recorded in the card)")
