@@ -285,28 +285,25 @@ class Landmarker:
         """Detector boxes (N, 4), scores (N,), the model's crop for each (through the detector's calibration) and
         each face's roll in degrees: from the detector's eye points when it gives them and ``upright`` is on
         (MTCNN does), else 0."""
-        if self.detector is None:
-            raise HeatmarkError("no detector configured: pass boxes=... or create Landmarker(detector='mtcnn')")
         full = getattr(self.detector, "detect", None) if self.upright else None
-        if getattr(self.detector, "thread_safe", False):
-            out = full(rgb) if full else self.detector(rgb)
-        else:
-            with self._detector_lock:
-                out = full(rgb) if full else self.detector(rgb)
+        out = self._run_detector(full or self.detector, rgb)
         boxes, scores = out[0], out[1]
         rolls = roll_from_keypoints(out[2]) if full else np.zeros(len(boxes))
         name = getattr(self.detector, "name", None)
         return boxes, scores, [crop_box_from_detection(b, name, self.box_scale, r) for b, r in zip(boxes, rolls)], rolls
 
-    # ------------------------------------------------------------------ public
-    def detect(self, image, color: str = "rgb") -> tuple[np.ndarray, np.ndarray]:
+    def _run_detector(self, fn, rgb: np.ndarray):
+        """``fn(rgb)`` (the detector or one of its methods), under the lock unless the detector is thread-safe."""
         if self.detector is None:
             raise HeatmarkError("no detector configured: pass boxes=... or create Landmarker(detector='mtcnn')")
-        rgb = as_rgb(image, color)
         if getattr(self.detector, "thread_safe", False):
-            return self.detector(rgb)
+            return fn(rgb)
         with self._detector_lock:
-            return self.detector(rgb)
+            return fn(rgb)
+
+    # ------------------------------------------------------------------ public
+    def detect(self, image, color: str = "rgb") -> tuple[np.ndarray, np.ndarray]:
+        return self._run_detector(self.detector, as_rgb(image, color))
 
     def predict(self, image: str | Path | np.ndarray, boxes: list | np.ndarray | None = None,
                 color: str = "rgb") -> list[Face]:

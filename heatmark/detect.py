@@ -99,8 +99,12 @@ class DlibDetector:
 
     def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rects, scores, _ = self.det.run(rgb, self.upsample, -0.5)
-        boxes = np.array([[r.left(), r.top(), r.right() + 1, r.bottom() + 1] for r in rects], np.float32)
-        return boxes.reshape(-1, 4), np.asarray(scores, np.float32)
+        return dlib_boxes(rects).astype(np.float32), np.asarray(scores, np.float32)
+
+
+def dlib_boxes(rects) -> np.ndarray:
+    """(N, 4) x1 y1 x2 y2 of dlib rectangles (their right and bottom are inclusive pixel indices)."""
+    return np.array([[r.left(), r.top(), r.right() + 1, r.bottom() + 1] for r in rects], np.float64).reshape(-1, 4)
 
 
 def get_detector(detector: str | Detector | None) -> Detector | None:
@@ -134,3 +138,22 @@ def roll_from_keypoints(points: np.ndarray) -> np.ndarray:
     angle of the eye line against the image's x axis (positive: the right eye lower in the image)."""
     d = points[:, 1] - points[:, 0]
     return np.degrees(np.arctan2(d[:, 1], d[:, 0]))
+
+
+def box_iou(box, boxes: np.ndarray) -> np.ndarray:
+    """(N,) intersection over union of one box (x1, y1, x2, y2) with each of ``boxes`` (N, 4)."""
+    box, boxes = np.asarray(box, np.float64), np.asarray(boxes, np.float64).reshape(-1, 4)
+    lt, rb = np.maximum(box[:2], boxes[:, :2]), np.minimum(box[2:], boxes[:, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(1)
+    union = (box[2:] - box[:2]).prod() + (boxes[:, 2:] - boxes[:, :2]).prod(1) - inter
+    return inter / np.maximum(union, 1e-9)
+
+
+def match_detection(boxes: np.ndarray, landmarks: np.ndarray, min_iou: float = 0.3) -> int | None:
+    """The index of the detection that overlaps the bounding box of an annotated face's ``landmarks`` most, if
+    that overlap is at least ``min_iou`` (the match rule of heatmark's detector evaluations), else None."""
+    if len(boxes) == 0:
+        return None
+    iou = box_iou(np.concatenate([landmarks.min(0), landmarks.max(0)]), boxes)
+    j = int(np.argmax(iou))
+    return j if iou[j] >= min_iou else None

@@ -67,7 +67,12 @@ def _crops(rgb: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
         else:  # crop pixel u ← image x = x1 + (u + 0.5) / s - 0.5 (pixel centres at index + 0.5)
             m = np.array([[sx, 0, (0.5 - x1) * sx - 0.5], [0, sy, (0.5 - y1) * sy - 0.5]], np.float64)
             out[i] = cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    return ((out - 127.5) * 0.0078125).transpose(0, 3, 1, 2).copy()
+    return _net_input(out)
+
+
+def _net_input(images: np.ndarray) -> np.ndarray:
+    """(N, H, W, 3) RGB, 0..255 → the networks' (N, 3, H, W) float32 input in [-1, 1)."""
+    return np.ascontiguousarray(((images.astype(np.float32) - 127.5) * 0.0078125).transpose(0, 3, 1, 2))
 
 
 class MTCNNDetector:
@@ -113,8 +118,7 @@ class MTCNNDetector:
             # each level from the one before (area averaging from a smaller source: the pyramid costs about one
             # resize of the photo instead of one per level)
             level = cv2.resize(level, (ws, hs), interpolation=cv2.INTER_AREA)
-            x = ((level.astype(np.float32) - 127.5) * 0.0078125).transpose(2, 0, 1)[None]
-            offsets, prob = self.pnet.run(None, {"image": np.ascontiguousarray(x)})
+            offsets, prob = self.pnet.run(None, {"image": _net_input(level[None])})
             ys, xs = np.nonzero(prob[0, 1] >= self.thresholds[0])
             if len(ys) == 0:
                 continue

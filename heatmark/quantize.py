@@ -24,15 +24,12 @@ def face_crops(onnx_path: str | Path, images: list[Path], limit: int = 200) -> n
     from heatmark.api import Landmarker
     from heatmark.data.crops import crop_matrix, warp
     from heatmark.data.image_io import read_image
-    from heatmark.detect import crop_box_from_detection
 
-    lm = Landmarker(onnx_path)
+    lm = Landmarker(onnx_path, upright=False)  # axis-aligned crops, as the shipped int8 files were calibrated on
     crops = []
     for path in images:
         rgb = read_image(path, orient=True)
-        boxes, _ = lm.detect(rgb)
-        for b in boxes:
-            box = crop_box_from_detection(b, lm.detector.name, lm.box_scale)
+        for box in lm.detect_crops(rgb)[2]:  # the detector's boxes through its calibration, as predict() crops
             crops.append(warp(rgb, crop_matrix(box, lm.input_size), lm.input_size))
             if len(crops) >= limit:
                 return np.stack(crops)

@@ -17,15 +17,7 @@ import time
 import numpy as np
 
 from heatmark.data.readers import load_dataset
-from heatmark.detect import get_detector
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lt = np.maximum(a[:2], b[:, :2])
-    rb = np.minimum(a[2:], b[:, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(1)
-    area = lambda x: (x[..., 2] - x[..., 0]) * (x[..., 3] - x[..., 1])  # noqa: E731
-    return inter / (area(a) + area(b) - inter)
+from heatmark.detect import get_detector, match_detection
 
 
 def calibrate(detector_name: str, records) -> dict:
@@ -36,14 +28,10 @@ def calibrate(detector_name: str, records) -> dict:
         t = time.perf_counter()
         boxes, _ = det(img)
         times.append(time.perf_counter() - t)
+        j = match_detection(boxes, r.landmarks)
+        if j is None:
+            continue
         lo, hi = r.landmarks.min(0), r.landmarks.max(0)
-        gt = np.concatenate([lo, hi])
-        if len(boxes) == 0:
-            continue
-        o = iou(gt, boxes)
-        j = int(np.argmax(o))
-        if o[j] < 0.3:
-            continue
         found += 1
         b = boxes[j]
         side = max(b[2] - b[0], b[3] - b[1])

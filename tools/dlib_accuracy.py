@@ -28,25 +28,22 @@ def main() -> int:
     from heatmark.api import Landmarker
     from heatmark.data.readers import load_dataset
     from heatmark.data.schemes import IBUG68
-    from heatmark.detect import crop_box_from_detection
-    from heatmark.engine.detector_bench import _iou
+    from heatmark.detect import crop_box_from_detection, dlib_boxes, match_detection
     from heatmark.engine.metrics import nme
     from heatmark.engine.speed import dlib_model_path
 
     hog, shape = dlib.get_frontal_face_detector(), dlib.shape_predictor(str(dlib_model_path()))
     models = {name: Landmarker(name, detector=None) for name in args.also}
     records = load_dataset("300w", args.root)
-    gt, preds, boxes = [], {"dlib": [], **{m: [] for m in models}}, []
+    gt, preds = [], {"dlib": [], **{m: [] for m in models}}
     for r in records:
         img = r.load_image()
         rects = hog(img, 1)
         if not rects:
             continue
-        b = np.array([[q.left(), q.top(), q.right() + 1, q.bottom() + 1] for q in rects], np.float64)
-        lo, hi = r.landmarks.min(0), r.landmarks.max(0)
-        iou = _iou(np.concatenate([lo, hi]), b)
-        j = int(np.argmax(iou))
-        if iou[j] < 0.3:
+        b = dlib_boxes(rects)
+        j = match_detection(b, r.landmarks)
+        if j is None:
             continue
         s = shape(img, rects[j])
         # dlib's points are pixel indices (centre of pixel (0, 0) at 0): +0.5 to heatmark's continuous convention
@@ -55,7 +52,6 @@ def main() -> int:
             crop = crop_box_from_detection(b[j], "dlib", lm.box_scale)
             preds[name].append(lm.predict_boxes(img, [crop])[0][0])
         gt.append(r.landmarks)
-        boxes.append(b[j])
     gt = np.stack(gt)
     out = {"root": args.root, "faces": len(records), "found_by_hog": len(gt),
            "caveat": "dlib's shape predictor was trained on iBUG 300-W (AFW, Helen, LFPW training images included)"}

@@ -12,7 +12,6 @@ import argparse
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 
 def main() -> int:

@@ -82,11 +82,12 @@ def eval_json(cli, root: str, weights: Path, *extra: str) -> dict:
         return json.loads(js.read_text())
 
 
-def write_int8(fp32: Path, out: Path, photos: str, limit: int = 200) -> Path:
+def calibration_crops(fp32: Path, photos: str, limit: int = 200):
+    """The face crops int8 calibration sees: the default detector's faces in ``photos`` (labels never read)."""
     from heatmark.cli.predict import iter_images
-    from heatmark.quantize import face_crops, quantize_int8
+    from heatmark.quantize import face_crops
 
-    return quantize_int8(fp32, out, face_crops(fp32, list(iter_images([photos], recursive=True)), limit))
+    return face_crops(fp32, list(iter_images([photos], recursive=True)), limit)
 
 
 def onnx_ms_per_face(path: Path, repeats: int = 200) -> float:
@@ -107,11 +108,13 @@ def onnx_ms_per_face(path: Path, repeats: int = 200) -> float:
     return float(np.median(times) * 1000)
 
 
-def int8_check(cli, dst: Path, root: str, photos: str, fp32_torch_nme: float) -> dict:
+def int8_check(cli, dst: Path, root: str, photos: str, crops, fp32_torch_nme: float) -> dict:
     """int8 against fp32 ONNX: AFW NME and ms/face. Shipped (and used by Landmarker) only if it loses at most
     0.1 NME points and is faster."""
+    from heatmark.quantize import quantize_int8
+
     with tempfile.TemporaryDirectory() as tmp:
-        q = write_int8(dst.with_suffix(".onnx"), Path(tmp) / "q.onnx", photos)
+        q = quantize_int8(dst.with_suffix(".onnx"), Path(tmp) / "q.onnx", crops)
         nme_fp32 = eval_json(cli, root, dst.with_suffix(".onnx"))["nme"]
         nme_int8 = eval_json(cli, root, q)["nme"]
         ms_fp32, ms_int8 = onnx_ms_per_face(dst.with_suffix(".onnx")), onnx_ms_per_face(q)
@@ -141,6 +144,7 @@ def main(argv=None) -> int:
     from heatmark.checkpoint import half_parameters, load_tensors, save_tensors
     from heatmark.cli import main as cli
     from heatmark.engine.bench import bench_speed, machine
+    from heatmark.quantize import quantize_int8
 
     src = args.run / "final.safetensors"
     if not src.is_file():
@@ -171,20 +175,17 @@ def main(argv=None) -> int:
     write_onnx(dst)
     dst.with_suffix(".int8.onnx").unlink(missing_ok=True)  # a previous release's int8 file must not be measured
 
-    with tempfile.TemporaryDirectory() as tmp:
-        js = Path(tmp) / "eval.json"
-        cli(["eval", "--dataset", "300w", "--root", args.eval_root, "--weights", str(dst), "--json", str(js),
-             *(["--plots", str(args.docs)] if args.docs else [])])
-        ev = json.loads(js.read_text())
+    ev = eval_json(cli, args.eval_root, dst, *(["--plots", str(args.docs)] if args.docs else []))
     keep = ("n", "nme", "nme_no_jaw", "fr@0.08", "auc@0.08", "fr@0.10", "auc@0.10", "mean_error_px", "region_nme",
             "mean_signed_error")
     card["accuracy"] = {"dataset": f"300w {args.eval_root}", "boxes": "ground truth", "norm": "outer eye corners",
                         "decoder": ev.get("decoder"), **{k: ev[k] for k in keep if k in ev},
                         "command": f"heatmark eval --dataset 300w --root {args.eval_root} --weights {args.name}"}
-    if args.int8_calibrate:  # before the detector-box evaluation, which runs what Landmarker runs (int8 if shipped)
-        card["int8"] = int8_check(cli, dst, args.eval_root, args.int8_calibrate, ev["nme"])
+    crops = calibration_crops(dst.with_suffix(".onnx"), args.int8_calibrate) if args.int8_calibrate else None
+    if crops is not None:  # before the detector-box evaluation, which runs what Landmarker runs (int8 if shipped)
+        card["int8"] = int8_check(cli, dst, args.eval_root, args.int8_calibrate, crops, ev["nme"])
         if card["int8"]["shipped"]:
-            write_int8(dst.with_suffix(".onnx"), dst.with_suffix(".int8.onnx"), args.int8_calibrate)
+            quantize_int8(dst.with_suffix(".onnx"), dst.with_suffix(".int8.onnx"), crops)
     det = eval_json(cli, args.eval_root, dst, "--boxes", "detector")
     card["accuracy_detector_boxes"] = {
         "detector": "mtcnn", **{k: det[k] for k in ("faces", "found", "detector_recall", "nme", "nme_no_jaw",
@@ -201,7 +202,7 @@ def main(argv=None) -> int:
     int8 = dst.with_suffix(".int8.onnx")
     int8.unlink(missing_ok=True)
     if card.get("int8", {}).get("shipped"):  # quantized again from the final ONNX file, so it carries the card
-        write_int8(dst.with_suffix(".onnx"), int8, args.int8_calibrate)
+        quantize_int8(dst.with_suffix(".onnx"), int8, crops)
         dst.with_suffix(".onnx").unlink()  # Landmarker runs the int8 file; heatmark export rebuilds fp32 on demand
     if args.docs:
         write_docs(args.run, args.docs, card)

@@ -16,22 +16,14 @@ import cv2
 import numpy as np
 
 from heatmark.data.records import Records
+from heatmark.detect import match_detection
 
 CANVAS = (640, 480)
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    lt, rb = np.maximum(box[:2], boxes[:, :2]), np.minimum(box[2:], boxes[:, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(1)
-    return inter / ((box[2:] - box[:2]).prod() + (boxes[:, 2:] - boxes[:, :2]).prod(1) - inter)
-
-
 def found(boxes: np.ndarray, landmarks: np.ndarray) -> bool:
     """The match rule: a detection with IoU >= 0.3 against the landmarks' bounding box."""
-    if len(boxes) == 0:
-        return False
-    gt = np.concatenate([landmarks.min(0), landmarks.max(0)]).astype(np.float64)
-    return bool((_iou(gt, np.asarray(boxes, np.float64)) >= 0.3).any())
+    return match_detection(boxes, landmarks) is not None
 
 
 def small_face_canvases(records: Records, side: float = 73.0, limit: int | None = None, seed: int = 0):

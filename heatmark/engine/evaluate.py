@@ -132,6 +132,7 @@ def predict_with_detector(weights, records: Records, detector: str = "mtcnn", de
     import time
 
     from heatmark.api import UPRIGHT_DEFAULT, Landmarker
+    from heatmark.detect import match_detection
 
     upright = UPRIGHT_DEFAULT if upright is None else upright
 
@@ -142,16 +143,8 @@ def predict_with_detector(weights, records: Records, detector: str = "mtcnn", de
         t = time.perf_counter()
         boxes, _, crops, rolls = lm.detect_crops(img)
         times.append(time.perf_counter() - t)
-        if len(boxes) == 0:
-            continue
-        lo, hi = r.landmarks.min(0), r.landmarks.max(0)
-        lt = np.maximum(lo, boxes[:, :2])
-        rb = np.minimum(hi, boxes[:, 2:])
-        inter = np.clip(rb - lt, 0, None).prod(1)
-        union = (hi - lo).prod() + (boxes[:, 2:] - boxes[:, :2]).prod(1) - inter
-        iou = inter / np.maximum(union, 1e-9)
-        j = int(np.argmax(iou))
-        if iou[j] < 0.3:
+        j = match_detection(boxes, r.landmarks)
+        if j is None:
             continue
         pts, _ = lm.predict_boxes(img, [crops[j]], rolls[j:j + 1])
         preds.append(pts[0])
@@ -228,6 +221,12 @@ def evaluate_model(model: torch.nn.Module, codec, model_scheme: Scheme, data: Ev
     model.to(dev)
     pred, _ = predict_dataset(model, codec, data.dataset, batch_size, dev, decoder=decoder, flip=flip,
                               scheme=model_scheme)
+    return score_eval_set(pred, model_scheme, data, norm, subsets, adapter)
+
+
+def score_eval_set(pred: np.ndarray, model_scheme: Scheme, data: EvalSet, norm: str = "default",
+                   subsets: bool = True, adapter=None) -> Evaluation:
+    """:func:`score` for predictions on an :class:`EvalSet` (the adapter applied first; 300W subsets if asked)."""
     if adapter is not None:
         pred = adapter(pred)
     subs = subsets_300w(data.records, data.root) if subsets and data.name == "300w" else {}
@@ -276,9 +275,7 @@ def evaluate_weights(weights: str | Path, dataset: str, root: str | Path, *, sch
                              skip_bad, cache_dir)
         if model is None:
             pred, _ = predict_crops(lambda x: onnx(x.numpy()), data.dataset, model_scheme.num_points, batch_size)
-            pred = fix(pred) if fix is not None else pred
-            result = score(pred, model_scheme, data.records, norm, subsets_300w(data.records, root)
-                           if dataset == "300w" else {})
+            result = score_eval_set(pred, model_scheme, data, norm, adapter=fix)
         else:
             result = evaluate_model(model, codec, model_scheme, data, decoder, flip, norm, batch_size, device,
                                     adapter=fix)

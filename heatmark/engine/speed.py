@@ -61,8 +61,9 @@ def median_ms_per_item(fn, items: list, repeats: int, warmup: int = 3) -> float:
 def against_dlib(weights: Path, images: list[Path], repeats: int = 20, backends: tuple[str, ...] = ("torch", "onnx"),
                  log=print) -> dict:
     """Rows of ms/face and ms/photo for heatmark's backends and dlib, and the ratios to dlib."""
-    from heatmark.api import Landmarker
+    from heatmark.api import Landmarker, shipped_onnx
     from heatmark.data.image_io import read_image
+    from heatmark.detect import dlib_boxes
 
     if repeats < 1:
         raise HeatmarkError(f"--repeats must be >= 1, got {repeats}")
@@ -71,8 +72,8 @@ def against_dlib(weights: Path, images: list[Path], repeats: int = 20, backends:
     photos = [read_image(p, orient=True) for p in images]
     faces = []  # (photo index, dlib rectangle, box x1 y1 x2 y2) from dlib's HOG detector, shared by both
     for i, rgb in enumerate(photos):
-        for r in hog(rgb, 1):
-            faces.append((i, r, [r.left(), r.top(), r.right() + 1, r.bottom() + 1]))
+        rects = hog(rgb, 1)
+        faces += [(i, r, box.tolist()) for r, box in zip(rects, dlib_boxes(rects))]
     if not faces:
         raise HeatmarkError("dlib's detector found no face in the photos; give photos with faces (--images)")
     log(f"{len(photos)} photos, {len(faces)} faces (dlib HOG boxes, shared by both); {repeats} timed passes")
@@ -81,23 +82,24 @@ def against_dlib(weights: Path, images: list[Path], repeats: int = 20, backends:
     e2e = [{"method": "dlib HOG (upsample 1) + shape predictor",
             "ms_per_photo": median_ms_per_item(lambda rgb: [shape(rgb, r) for r in hog(rgb, 1)], photos, repeats),
             "faces_found": len(faces)}]
+    # (row name, weights, backend, detectors timed end to end): each backend on ``weights``, then the shipped
+    # model's own ONNX file (int8 where it shipped) as Landmarker() runs it
+    runs = [(f"heatmark {b}" + (" (onnxruntime + NumPy, no torch)" if b == "onnx" else ""), weights, b,
+             ("mtcnn", "opencv")) for b in backends]
+    shipped = shipped_onnx(Path(weights)) if not str(weights).endswith(".onnx") else None
+    if shipped is not None:
+        runs.append((f"heatmark Landmarker() as shipped ({shipped.name})", shipped, "onnx", ("mtcnn",)))
     with tempfile.TemporaryDirectory(prefix="heatmark-bench-") as tmp:
-        from heatmark.api import shipped_onnx
-
-        shipped = shipped_onnx(Path(weights)) if not str(weights).endswith(".onnx") else None
-        for backend in (*backends, *(("shipped",) if shipped is not None else ())):
-            lm = _landmarker(shipped if backend == "shipped" else weights, "onnx" if backend == "shipped" else backend,
-                             Path(tmp))
-            name = (f"heatmark Landmarker() as shipped ({shipped.name})" if backend == "shipped" else
-                    f"heatmark {backend}" + (" (onnxruntime + NumPy, no torch)" if backend == "onnx" else ""))
+        for name, w, backend, detectors in runs:
+            lm = _landmarker(w, backend, Path(tmp))
             rows.append({"method": name, "batch": 1, "ms_per_face": median_ms_per_item(
                 lambda f: lm.predict(photos[f[0]], boxes=[f[2]]), faces, repeats)})
             many = [(photos[faces[0][0]], [lm_box(lm, faces[(j % len(faces))]) for j in range(32)])]
             rows.append({"method": name, "batch": 32, "ms_per_face": median_ms_per_item(
                 lambda it: lm.predict_boxes(it[0], it[1]), many, max(3, repeats // 4)) / 32})
             src = lm.weights if backend == "torch" else lm.predictor.path
-            for detector in ("mtcnn", "opencv") if backend != "shipped" else ("mtcnn",):
-                det = Landmarker(src, backend="onnx" if backend == "shipped" else backend, detector=detector)
+            for detector in detectors:
+                det = Landmarker(src, backend=backend, detector=detector)
                 label = "its default detector (MTCNN)" if detector == "mtcnn" else "OpenCV Haar (faster, fewer faces)"
                 e2e.append({"method": f"{name} + {label}", "ms_per_photo": median_ms_per_item(det.predict, photos, repeats),
                             "faces_found": sum(len(det.detect(p)[0]) for p in photos)})
