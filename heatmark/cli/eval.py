@@ -72,8 +72,13 @@ def run(args: argparse.Namespace) -> int:
         atomic_write(args.json, json.dumps(doc, indent=1))
     if args.plots:
         write_plots(result, Path(args.plots), f"{args.dataset}: CED of NME ({len(result.per_image)} faces)",
-                    Path(w).parent.name or "model")
+                    plot_label(Path(w)))
     return 0
+
+
+def plot_label(w: Path) -> str:
+    """A curve's name: the model's (``default``), or its run folder's for a checkpoint (``runs/x/final``)."""
+    return w.parent.name if w.stem in ("final", "best", "last") else w.stem.split(".")[0] or "model"
 
 
 def write_plots(result, plots: Path, title: str, label: str) -> None:
