@@ -49,14 +49,29 @@ def from_canonical(points: np.ndarray, a: np.ndarray, o: np.ndarray) -> np.ndarr
 
 @dataclass
 class LabelAdapter:
-    """A fitted adapter: ``weights`` (K·2 + 1, K·2), the ``num_points`` it maps, and what it was fitted on."""
+    """A fitted label adapter; call it on predicted shapes to get them in the annotation convention it was fitted
+    on.
+
+    Attributes:
+        weights: (K·2 + 1, K·2) ridge-regression weights of the canonical-frame correction.
+        num_points: K, the points per shape it maps.
+        info: what it was fitted on (dataset, faces, ridge, the model), stored in the file.
+
+    Example:
+        >>> adapter = LabelAdapter.load("synthetic.300w-adapter.npz")
+        >>> fixed = adapter(pred)        # (N, 68, 2) or (68, 2) image pixels in, the same shape out
+    """
 
     weights: np.ndarray
     num_points: int
     info: dict
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
-        """Adapted landmarks for shapes (N, K, 2) or one shape (K, 2), in the same pixels."""
+        """Adapted landmarks for shapes (N, K, 2) or one shape (K, 2), in the same pixels.
+
+        Raises:
+            ValueError: shapes with another number of points than the adapter maps.
+        """
         pts = np.asarray(points, np.float64)
         single = pts.ndim == 2
         pts = pts[None] if single else pts
@@ -72,7 +87,23 @@ class LabelAdapter:
 
     @classmethod
     def fit(cls, pred: np.ndarray, gt: np.ndarray, ridge: float = 1.0, info: dict | None = None) -> LabelAdapter:
-        """Least squares with an L2 penalty ``ridge`` (not on the constant) on shapes (N, K, 2)."""
+        """Fit an adapter by least squares with an L2 penalty (not on the constant term).
+
+        Args:
+            pred: (N, K, 2) a model's predictions, image pixels.
+            gt: (N, K, 2) the annotations of the same faces.
+            ridge: the L2 penalty.
+            info: what the fit used, kept in the file.
+
+        Returns:
+            The fitted adapter.
+
+        Raises:
+            ValueError: ``pred`` and ``gt`` differ in shape or are not (N, K, 2).
+
+        Example:
+            >>> adapter = LabelAdapter.fit(pred, gt, ridge=1.0, info={"dataset": "300w"})
+        """
         pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
         if pred.shape != gt.shape or pred.ndim != 3:
             raise ValueError(f"pred and gt must be (N, K, 2) of one shape, got {pred.shape} and {gt.shape}")
@@ -86,6 +117,11 @@ class LabelAdapter:
         return cls(w, pred.shape[1], {"n": int(len(pred)), "ridge": float(ridge), **(info or {})})
 
     def save(self, path: str | Path) -> None:
+        """Write the adapter to ``path`` as ``.npz`` (a temporary file renamed into place: never half a file).
+
+        Example:
+            >>> adapter.save("mine.300w-adapter.npz")
+        """
         import json
 
         from heatmark.atomic import atomic_path
@@ -97,6 +133,14 @@ class LabelAdapter:
 
     @classmethod
     def load(cls, path: str | Path) -> LabelAdapter:
+        """Read the adapter at ``path``, written by :meth:`save` or ``heatmark adapt``.
+
+        Raises:
+            DataError: a missing file, or one that is no heatmark adapter (named in the message).
+
+        Example:
+            >>> adapter = LabelAdapter.load("mine.300w-adapter.npz")
+        """
         import json
 
         path = Path(path)

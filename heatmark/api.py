@@ -16,76 +16,25 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from heatmark.data.crops import SquareBox, box_from_landmarks, crop_matrix, invert, transform_points, warp
 from heatmark.data.image_io import read_image, to_rgb_uint8
-from heatmark.detect import crop_box_from_detection, get_detector, roll_from_keypoints
+from heatmark.detect import check_boxes, crop_box_from_detection, get_detector, roll_from_keypoints
 from heatmark.errors import DataError, HeatmarkError
-
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-
-
-# names of earlier releases → the shipped model that replaces them
-ALIASES = {"mixing": "default"}
-
-
-def shipped_models() -> list[str]:
-    """Names of the models shipped in the package (``default``: the most accurate, trained with real labels;
-    ``synthetic``: trained without real landmark labels). Each is a ``.safetensors`` file (training, torch) and an
-    ``.onnx`` file (inference without torch) with the same card."""
-    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
-
-
-def default_weights(variant: str = "default") -> Path:
-    variant = ALIASES.get(variant, variant) if variant not in shipped_models() else variant
-    path = WEIGHTS_DIR / f"{variant}.safetensors"
-    if not path.is_file():
-        raise HeatmarkError(f"no shipped model {variant!r} in {WEIGHTS_DIR} (available: {shipped_models() or 'none'}); "
-                            "pass weights=PATH to a .safetensors file trained with heatmark")
-    return path
-
-
-def resolve_weights(weights: str | Path | None) -> Path:
-    """None → the shipped default; a shipped model's name (``"synthetic"``) → its file, even when a file or folder
-    of that name sits in the working directory (write ``./synthetic`` for that); anything else → a path."""
-    if weights is None or str(weights) == "":
-        return default_weights()
-    s = str(weights)
-    if isinstance(weights, str) and (s in shipped_models() or s in ALIASES):
-        return default_weights(s)
-    if "/" not in s and "\\" not in s and not s.endswith((".safetensors", ".onnx")) and not Path(s).exists():
-        return default_weights(s)
-    return Path(weights)
-
-
-def shipped_onnx(weights: Path) -> Path | None:
-    """The ONNX file to run for ``weights`` without torch: the file itself if it is ``.onnx``, the shipped
-    ``NAME.int8.onnx`` or ``NAME.onnx`` beside a shipped ``NAME.safetensors``, else None."""
-    if weights.suffix.lower() == ".onnx":
-        return weights
-    if weights.parent.resolve() != WEIGHTS_DIR.resolve():
-        return None
-    # an int8 file ships only where it lost <= 0.1 NME points and was faster (its card says so)
-    for onnx in (weights.with_suffix(".int8.onnx"), weights.with_suffix(".onnx")):
-        if onnx.is_file():
-            return onnx
-    return None
-
-
-def resolve_adapter(adapter: str | Path, weights: Path) -> Path:
-    """A label adapter file, or the name of one shipped with a shipped model (``"300w"`` for ``synthetic``:
-    ``heatmark/weights/synthetic.300w-adapter.npz``)."""
-    s = str(adapter)
-    if "/" in s or "\\" in s or s.endswith(".npz") or Path(s).exists():
-        return Path(adapter)
-    shipped = WEIGHTS_DIR / f"{Path(weights).name.split('.')[0]}.{s}-adapter.npz"
-    if shipped.is_file():
-        return shipped
-    have = sorted(p.name for p in WEIGHTS_DIR.glob("*-adapter.npz"))
-    raise HeatmarkError(f"no shipped label adapter {s!r} for {Path(weights).name} (shipped adapters: "
-                        f"{have or 'none'}); pass the path of an .npz file from heatmark adapt")
+from heatmark.shipped import (  # noqa: F401 - re-exported: heatmark.api has always offered these names
+    ALIASES,
+    WEIGHTS_DIR,
+    default_weights,
+    resolve_adapter,
+    resolve_weights,
+    shadowed_name,
+    shipped_cards,
+    shipped_models,
+    shipped_onnx,
+)
 
 
 def _onnxruntime_available() -> bool:
@@ -94,42 +43,9 @@ def _onnxruntime_available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
-def shadowed_name(weights: str | Path | None) -> str | None:
-    """A note when ``weights`` names a shipped model and a local file or folder of that name exists too."""
-    if isinstance(weights, str) and (weights in shipped_models() or weights in ALIASES) and Path(weights).exists():
-        return (f"note: --weights {weights} is the shipped model {default_weights(weights)}; the local "
-                f"{'folder' if Path(weights).is_dir() else 'file'} {weights!r} was not used (write ./{weights} for it)")
-    return None
-
+ImageLike = str | Path | np.ndarray  # a path, an RGB/BGR/grey/RGBA array, or a PIL image
 
 UPRIGHT_DEFAULT = True  # chosen by measurement on AFW with MTCNN boxes (docs/in-depth.md, "Face detection")
-
-MAX_BOX_SIDE = 8.0  # a box side may be at most this many times the image's longer side
-
-
-def check_boxes(boxes, width: int, height: int) -> np.ndarray:
-    """User boxes as (N, 4) float32 x1 y1 x2 y2, or :class:`HeatmarkError` saying what is wrong with which box:
-    not 4 numbers, NaN/Inf, x2 <= x1 or y2 <= y1, no overlap with the image, or absurdly large."""
-    try:
-        arr = np.asarray(boxes, np.float64)
-    except (TypeError, ValueError):
-        raise HeatmarkError(f"boxes must be numbers [[x1, y1, x2, y2], ...], got {boxes!r}") from None
-    if arr.size == 0:
-        return np.zeros((0, 4), np.float32)
-    if arr.ndim > 2 or arr.shape[-1] != 4:
-        raise HeatmarkError(f"each box is 4 numbers x1, y1, x2, y2; got an array of shape {arr.shape}")
-    arr = arr.reshape(-1, 4)
-    for i, (x1, y1, x2, y2) in enumerate(arr):
-        if not np.isfinite([x1, y1, x2, y2]).all():
-            raise HeatmarkError(f"box {i} {[x1, y1, x2, y2]} has NaN or Inf")
-        if x2 <= x1 or y2 <= y1:
-            raise HeatmarkError(f"box {i} {[x1, y1, x2, y2]} has no area: x2 must exceed x1 and y2 exceed y1")
-        if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
-            raise HeatmarkError(f"box {i} {[x1, y1, x2, y2]} lies outside the {width}x{height} image")
-        if max(x2 - x1, y2 - y1) > MAX_BOX_SIDE * max(width, height):
-            raise HeatmarkError(f"box {i} {[x1, y1, x2, y2]} is over {MAX_BOX_SIDE:g}x the {width}x{height} image")
-    return arr.astype(np.float32)
-
 
 @dataclass
 class Face:
@@ -141,6 +57,10 @@ class Face:
             the top-left pixel), in the model's scheme (68 iBUG points for the shipped models).
         scores: (K,) per-point confidence (the heatmap peak; 1 for regression models).
         detection_score: the detector's score, or None for your own boxes.
+
+    Example:
+        >>> face = Landmarker().predict("photo.jpg")[0]
+        >>> left_eye = face.landmarks[36:42].mean(0)   # (x, y) in the photo's pixels
     """
 
     box: np.ndarray
@@ -149,6 +69,15 @@ class Face:
     detection_score: float | None = None
 
     def to_dict(self) -> dict:
+        """The face as plain JSON-ready lists (what ``heatmark predict`` writes).
+
+        Returns:
+            ``{"box": [x1, y1, x2, y2], "landmarks": [[x, y], ...], "scores": [...], "detection_score": float |
+            None}``, rounded to 0.01 px (box), 0.001 px (points) and 4 digits (scores).
+
+        Example:
+            >>> json.dumps([f.to_dict() for f in Landmarker().predict("photo.jpg")])
+        """
         return {"box": [round(float(v), 2) for v in self.box],
                 "landmarks": [[round(float(x), 3), round(float(y), 3)] for x, y in self.landmarks],
                 "scores": [round(float(s), 4) for s in self.scores],
@@ -253,24 +182,61 @@ class Landmarker:
         self.box_scale = float(self.meta["box_scale"])
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, **kw) -> Landmarker:
+    def from_pretrained(cls, path: str | Path, **kw: Any) -> Landmarker:
+        """``Landmarker(weights=path, **kw)``, the spelling other libraries use.
+
+        Args:
+            path: a weights file or a shipped model's name (as ``weights``).
+            **kw: any other :class:`Landmarker` argument.
+
+        Returns:
+            The landmarker.
+
+        Example:
+            >>> lm = Landmarker.from_pretrained("runs/mine/final.safetensors", detector="opencv")
+        """
         return cls(weights=path, **kw)
 
     @property
     def detector(self):
+        """The face detector, built on first use (a callable ``rgb -> (boxes (N, 4), scores (N,))``), or None
+        when the landmarker was made with ``detector=None``."""
         if self._detector is None and self._detector_spec is not None:
             self._detector = get_detector(self._detector_spec)
         return self._detector
 
     # ------------------------------------------------------------------ network
     def run_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, S, S, 3) uint8 crops → points (N, K, 2) in crop pixels, scores (N, K)."""
+        """The network and decoder alone, on crops already cut to the model's input.
+
+        Args:
+            crops: (N, S, S, 3) uint8 RGB crops, S = ``input_size``.
+
+        Returns:
+            Points (N, K, 2) in crop pixels (continuous coordinates) and scores (N, K).
+
+        Example:
+            >>> pts, scores = lm.run_crops(np.zeros((2, lm.input_size, lm.input_size, 3), np.uint8))
+        """
         return self.predictor.run_crops(crops)
 
     def predict_boxes(self, rgb: np.ndarray, crop_boxes: list[SquareBox],
                       rolls: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Landmarks for square crop boxes of one image: (N, K, 2) image pixels, (N, K) scores. ``rolls``: each
-        face's in-plane rotation in degrees; its crop is turned upright by it."""
+        """Landmarks for square crop boxes of one image, all faces in one network batch.
+
+        Args:
+            rgb: the image, RGB uint8 (H, W, 3).
+            crop_boxes: the model's square crops (:class:`heatmark.data.crops.SquareBox`: centre and side in
+                image pixels), e.g. from :meth:`detect_crops`.
+            rolls: each face's in-plane rotation in degrees (its crop is turned upright by it); None: 0.
+
+        Returns:
+            Points (N, K, 2) in the image's pixels (adapter applied, if any) and scores (N, K).
+
+        Example:
+            >>> boxes, scores, crops, rolls = lm.detect_crops(rgb)
+            >>> pts, point_scores = lm.predict_boxes(rgb, crops, rolls)
+        """
         if not crop_boxes:
             k = self.scheme.num_points
             return np.zeros((0, k, 2)), np.zeros((0, k))
@@ -282,9 +248,22 @@ class Landmarker:
         return (self.adapter(pts) if self.adapter is not None else pts), scores
 
     def detect_crops(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[SquareBox], np.ndarray]:
-        """Detector boxes (N, 4), scores (N,), the model's crop for each (through the detector's calibration) and
-        each face's roll in degrees: from the detector's eye points when it gives them and ``upright`` is on
-        (MTCNN does), else 0."""
+        """Faces found by the detector, with the crop the model expects for each.
+
+        Args:
+            rgb: the image, RGB uint8 (H, W, 3).
+
+        Returns:
+            Detector boxes (N, 4) x1 y1 x2 y2 in image pixels, their scores (N,), the model's square crop for each
+            (through the detector's box calibration) and each face's roll in degrees (from the detector's eye
+            points when it gives them and ``upright`` is on, as MTCNN does; else 0).
+
+        Raises:
+            HeatmarkError: the landmarker has no detector.
+
+        Example:
+            >>> boxes, scores, crops, rolls = Landmarker().detect_crops(rgb)
+        """
         full = getattr(self.detector, "detect", None) if self.upright else None
         out = self._run_detector(full or self.detector, rgb)
         boxes, scores = out[0], out[1]
@@ -302,7 +281,23 @@ class Landmarker:
             return fn(rgb)
 
     # ------------------------------------------------------------------ public
-    def detect(self, image, color: str = "rgb") -> tuple[np.ndarray, np.ndarray]:
+    def detect(self, image: ImageLike, color: str = "rgb") -> tuple[np.ndarray, np.ndarray]:
+        """Face boxes only (no landmarks).
+
+        Args:
+            image: a path, an RGB (or ``color="bgr"``) array, or a PIL image, as in :meth:`predict`.
+            color: ``"rgb"`` or ``"bgr"`` for arrays.
+
+        Returns:
+            Boxes (N, 4) x1 y1 x2 y2 in image pixels and scores (N,); empty arrays when no face is found.
+
+        Raises:
+            HeatmarkError: the landmarker has no detector.
+            DataError: an unreadable image file.
+
+        Example:
+            >>> boxes, scores = Landmarker().detect("group.jpg")
+        """
         return self._run_detector(self.detector, as_rgb(image, color))
 
     def predict(self, image: str | Path | np.ndarray, boxes: list | np.ndarray | None = None,
@@ -322,6 +317,12 @@ class Landmarker:
             HeatmarkError: bad boxes (not 4 numbers, NaN/Inf, empty, outside the image, absurdly large), or no
                 detector and no boxes.
             DataError: an unreadable image file (named in the message).
+
+        Example:
+            >>> lm = Landmarker()
+            >>> for face in lm.predict("group.jpg"):
+            ...     print(face.box, face.landmarks[30])          # nose tip, image pixels
+            >>> lm.predict(frame_bgr, boxes=[[80, 60, 240, 220]], color="bgr")
         """
         rgb = as_rgb(image, color)
         det_scores, rolls = None, None
@@ -334,13 +335,43 @@ class Landmarker:
         return [Face(np.asarray(b, np.float32), pts[i].astype(np.float32), scores[i].astype(np.float32),
                      None if det_scores is None else float(det_scores[i])) for i, b in enumerate(boxes)]
 
-    def predict_batch(self, images, boxes=None, color: str = "rgb") -> list[list[Face]]:
-        """:meth:`predict` for many images (``boxes``: one list of boxes per image, or None)."""
+    def predict_batch(self, images: list[ImageLike], boxes: list | None = None,
+                      color: str = "rgb") -> list[list[Face]]:
+        """:meth:`predict` for many images.
+
+        Args:
+            images: paths, arrays or PIL images.
+            boxes: one list of boxes per image (None in the list: detect in that image), or None: detect in all.
+            color: ``"rgb"`` or ``"bgr"`` for arrays.
+
+        Returns:
+            One list of :class:`Face` per image, in order.
+
+        Raises:
+            HeatmarkError, DataError: as :meth:`predict`, naming the image.
+
+        Example:
+            >>> per_image = Landmarker().predict_batch(["a.jpg", "b.jpg"])
+        """
         boxes = boxes if boxes is not None else [None] * len(images)
         return [self.predict(im, b, color) for im, b in zip(images, boxes)]
 
-    def track(self, image, previous: np.ndarray, color: str = "rgb") -> tuple[np.ndarray, np.ndarray]:
-        """Landmarks in a new frame from the previous frame's landmarks (no detection)."""
+    def track(self, image: ImageLike, previous: np.ndarray, color: str = "rgb") -> tuple[np.ndarray, np.ndarray]:
+        """Landmarks in a new video frame from the previous frame's landmarks (no detection): the crop is the box
+        of ``previous``, as ``heatmark video`` tracks between detections.
+
+        Args:
+            image: the new frame (path, array or PIL image).
+            previous: (K, 2) landmarks of the same face in the previous frame, image pixels.
+            color: ``"rgb"`` or ``"bgr"`` (OpenCV frames) for arrays.
+
+        Returns:
+            Points (K, 2) in the new frame's pixels and scores (K,); low scores mean the face was lost.
+
+        Example:
+            >>> pts = lm.predict(frame0, color="bgr")[0].landmarks
+            >>> pts, scores = lm.track(frame1, pts, color="bgr")
+        """
         rgb = as_rgb(image, color)
         pts, scores = self.predict_boxes(rgb, [box_from_landmarks(previous, self.box_scale, expand=self.scheme.box_expand)])
         return pts[0], scores[0]

@@ -157,3 +157,30 @@ def match_detection(boxes: np.ndarray, landmarks: np.ndarray, min_iou: float = 0
     iou = box_iou(np.concatenate([landmarks.min(0), landmarks.max(0)]), boxes)
     j = int(np.argmax(iou))
     return j if iou[j] >= min_iou else None
+
+
+MAX_BOX_SIDE = 8.0  # a box side may be at most this many times the image's longer side
+
+
+def check_boxes(boxes, width: int, height: int) -> np.ndarray:
+    """User boxes as (N, 4) float32 x1 y1 x2 y2, or :class:`HeatmarkError` saying what is wrong with which box:
+    not 4 numbers, NaN/Inf, x2 <= x1 or y2 <= y1, no overlap with the image, or absurdly large."""
+    try:
+        arr = np.asarray(boxes, np.float64)
+    except (TypeError, ValueError):
+        raise HeatmarkError(f"boxes must be numbers [[x1, y1, x2, y2], ...], got {boxes!r}") from None
+    if arr.size == 0:
+        return np.zeros((0, 4), np.float32)
+    if arr.ndim > 2 or arr.shape[-1] != 4:
+        raise HeatmarkError(f"each box is 4 numbers x1, y1, x2, y2; got an array of shape {arr.shape}")
+    arr = arr.reshape(-1, 4)
+    for i, (x1, y1, x2, y2) in enumerate(arr):
+        if not np.isfinite([x1, y1, x2, y2]).all():
+            raise HeatmarkError(f"box {i} {[x1, y1, x2, y2]} has NaN or Inf")
+        if x2 <= x1 or y2 <= y1:
+            raise HeatmarkError(f"box {i} {[x1, y1, x2, y2]} has no area: x2 must exceed x1 and y2 exceed y1")
+        if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
+            raise HeatmarkError(f"box {i} {[x1, y1, x2, y2]} lies outside the {width}x{height} image")
+        if max(x2 - x1, y2 - y1) > MAX_BOX_SIDE * max(width, height):
+            raise HeatmarkError(f"box {i} {[x1, y1, x2, y2]} is over {MAX_BOX_SIDE:g}x the {width}x{height} image")
+    return arr.astype(np.float32)

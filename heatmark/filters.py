@@ -28,12 +28,32 @@ RIGHT_EYE, LEFT_EYE = tuple(range(36, 42)), tuple(range(42, 48))
 
 @dataclass
 class Overlay:
+    """An accessory image and where it sits on a face.
+
+    Attributes:
+        rgba: (H, W, 4) uint8 image with alpha.
+        anchors: (2, 2) two points in ``rgba`` (pixels).
+        targets: for each anchor, (iBUG-68 landmark indices whose mean it goes to, (x, y) offset in face units: x
+            along the eye line, y down, in outer-eye-corner distances).
+
+    Example:
+        >>> glasses = load_overlay("glasses")
+        >>> out = glasses.apply(rgb, Landmarker().predict(rgb)[0].landmarks)
+    """
+
     rgba: np.ndarray  # (H, W, 4) uint8
     anchors: np.ndarray  # (2, 2) pixels in rgba
     targets: list[tuple[tuple[int, ...], tuple[float, float]]]  # (landmark indices, offset in face units) × 2
 
     def place(self, landmarks: np.ndarray) -> np.ndarray:
-        """2×3 affine matrix taking the overlay's anchors to their targets on a face (68+ landmarks)."""
+        """The similarity transform that puts the overlay on a face.
+
+        Args:
+            landmarks: (K ≥ 68, 2) iBUG-68 landmarks of the face, image pixels.
+
+        Returns:
+            2×3 affine matrix from overlay pixels to image pixels (heatmark's continuous coordinates).
+        """
         p = np.asarray(landmarks, np.float64)
         ex = p[45] - p[36]
         unit = float(np.linalg.norm(ex))
@@ -48,7 +68,15 @@ class Overlay:
         return np.hstack([r, (dst[0] - r @ a)[:, None]])
 
     def apply(self, rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-        """``rgb`` with the overlay blended onto the face of ``landmarks`` (continuous pixel coordinates)."""
+        """The overlay blended onto one face.
+
+        Args:
+            rgb: the image, RGB uint8 (H, W, 3).
+            landmarks: (K ≥ 68, 2) iBUG-68 landmarks of the face, image pixels (continuous coordinates).
+
+        Returns:
+            A new RGB uint8 image of the same size (``rgb`` is not changed).
+        """
         h, w = rgb.shape[:2]
         m = self.place(landmarks)
         # heatmark's continuous coordinates → OpenCV's pixel-centre convention on both sides
@@ -109,7 +137,21 @@ BUILTIN = {"glasses": _glasses, "moustache": _moustache, "hat": _hat, "mask": _m
 
 
 def load_overlay(spec: str | Path) -> Overlay:
-    """A built-in overlay by name, or a user's overlay from its YAML file (see the module docstring)."""
+    """A built-in overlay by name, or a user's overlay from its YAML file (format in the module docstring).
+
+    Args:
+        spec: ``glasses``, ``moustache``, ``hat``, ``mask`` (drawn by heatmark) or the path of a ``.yaml`` file.
+
+    Returns:
+        The overlay.
+
+    Raises:
+        DataError: an unknown name, a missing or malformed YAML file or PNG (the message names the file and key).
+
+    Example:
+        >>> hat = load_overlay("hat")
+        >>> crown = load_overlay("my_overlays/crown.yaml")
+    """
     if str(spec) in BUILTIN:
         return BUILTIN[str(spec)]()
     path = Path(spec)

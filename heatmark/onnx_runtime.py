@@ -38,7 +38,21 @@ def open_session(path: str | Path, threads: int | None = None):
 
 
 class OnnxPredictor:
-    """Points (N, K, 2) in crop pixels and scores (N, K) for crops, from a heatmark ONNX file."""
+    """A heatmark ONNX model run by onnxruntime with decoding in NumPy: crops in, points out, no torch.
+
+    Args:
+        path: an ONNX file written by ``heatmark export`` (it carries the scheme, codec and input size).
+        flip: horizontal-flip test-time augmentation (the mean with the mirrored prediction).
+        decoder: a heatmap decoder overriding the model's (``argmax``, ``quarter``, ``dark``, ...).
+        threads: onnxruntime intra-op threads (None: heatmark's measured default).
+
+    Raises:
+        DataError: a missing file, or an ONNX file without heatmark's description (not from ``heatmark export``).
+
+    Example:
+        >>> pred = OnnxPredictor("heatmark/weights/default.int8.onnx")
+        >>> pts, scores = pred.run_crops(crops)          # (N, 128, 128, 3) uint8 → (N, 68, 2), (N, 68)
+    """
 
     def __init__(self, path: str | Path, flip: bool = False, decoder: str | None = None, threads: int | None = None):
         self.path = Path(path)
@@ -57,10 +71,12 @@ class OnnxPredictor:
         self._flip_index = self.scheme.flip_index
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """The raw network output (heatmaps (N, K, H, W) or coordinates) for float crops ``x`` (N, 3, S, S) in
+        [0, 1]."""
         return self.session.run(None, {"image": np.ascontiguousarray(x, np.float32)})[0]
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Float crops (N, 3, S, S) in [0, 1] → points (N, K, 2) float64 in crop pixels, scores (N, K)."""
+        """Float crops ``x`` (N, 3, S, S) in [0, 1] → points (N, K, 2) float64 in crop pixels, scores (N, K)."""
         pts, scores = self.codec.decode(self.forward(x), self.decoder)
         if self.flip:  # mean with the mirrored prediction on the mirrored crops (as codecs.tta does)
             fp, fs = self.codec.decode(self.forward(x[..., ::-1]), self.decoder)
@@ -73,5 +89,12 @@ class OnnxPredictor:
         return pts, scores
 
     def run_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, S, S, 3) uint8 crops → points (N, K, 2) in crop pixels, scores (N, K)."""
+        """Landmarks of crops already cut to the model's input.
+
+        Args:
+            crops: (N, S, S, 3) uint8 RGB crops, S = ``input_size``.
+
+        Returns:
+            Points (N, K, 2) float64 in crop pixels (continuous coordinates) and scores (N, K).
+        """
         return self(np.ascontiguousarray(crops).transpose(0, 3, 1, 2).astype(np.float32) / 255.0)

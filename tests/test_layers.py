@@ -12,6 +12,7 @@ RULES = {  # module (file or folder) → packages it must not import
     "losses.py": ("heatmark.models", "heatmark.engine", "heatmark.cli", "heatmark.api"),
     "models": ("heatmark.engine", "heatmark.cli", "heatmark.api"),
     "api.py": ("heatmark.engine", "heatmark.cli"),
+    "shipped.py": ("heatmark.engine", "heatmark.cli", "heatmark.models", "heatmark.api", "torch"),
     "detect.py": ("heatmark.engine", "heatmark.cli"),
     "video.py": ("heatmark.engine", "heatmark.cli"),
     "export.py": ("heatmark.engine", "heatmark.cli"),

@@ -58,7 +58,7 @@ def test_package_writes_fp16_weights_and_a_measured_card(fixtures, tmp_path, mon
 
 
 def test_weights_by_name(tmp_path, monkeypatch):
-    import heatmark.api as api
+    import heatmark.shipped as api
 
     (tmp_path / "mixing.safetensors").write_bytes(b"x")
     monkeypatch.setattr(api, "WEIGHTS_DIR", tmp_path)
@@ -70,7 +70,7 @@ def test_weights_by_name(tmp_path, monkeypatch):
 
 
 def test_shipped_adapter_by_name_and_mixing_alias(tmp_path, monkeypatch):
-    import heatmark.api as api
+    import heatmark.shipped as api
 
     for name in ("default.safetensors", "synthetic.safetensors", "synthetic.300w-adapter.npz"):
         (tmp_path / name).write_bytes(b"x")
@@ -83,7 +83,7 @@ def test_shipped_adapter_by_name_and_mixing_alias(tmp_path, monkeypatch):
 
 
 def test_auto_backend_prefers_a_shipped_int8_file(tmp_path, monkeypatch):
-    import heatmark.api as api
+    import heatmark.shipped as api
 
     w = tmp_path / "default.safetensors"
     w.write_bytes(b"x")

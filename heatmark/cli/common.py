@@ -22,7 +22,7 @@ def report_skipped(errors) -> None:
 def weights(args: argparse.Namespace) -> Path:
     """--weights: a file, a shipped model's name (default, synthetic), or absent for the default. Says on stderr
     when a shipped name is also a local path (the shipped model wins)."""
-    from heatmark.api import resolve_weights, shadowed_name
+    from heatmark.shipped import resolve_weights, shadowed_name
 
     note = shadowed_name(args.weights)
     if note:

@@ -12,14 +12,10 @@ def add_arguments(mp: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from heatmark.api import WEIGHTS_DIR, shipped_models
     from heatmark.cli.common import print_table
+    from heatmark.shipped import shipped_cards
 
-    cards = []
-    for name in shipped_models():
-        side = WEIGHTS_DIR / f"{name}.json"
-        card = json.loads(side.read_text()).get("card", {}) if side.is_file() else {}
-        cards.append({"name": name, **card})
+    cards = [{"name": name, **card} for name, card in shipped_cards().items()]
     if args.json:
         print(json.dumps(cards, indent=1))
         return 0

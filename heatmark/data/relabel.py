@@ -110,9 +110,24 @@ def _respace(points: np.ndarray, anchors: tuple[int, ...] = (0, 8, 16)) -> np.nd
 
 
 def silhouette_jaw(landmarks: np.ndarray, seg: np.ndarray, respace: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Jaw points (0–16) of iBUG-68/FaceSynthetics-70 ``landmarks`` (K ≥ 68, 2) moved onto the visible
-    outline of the face region of ``seg``. Returns (new landmarks, (17,) bool: moved onto the outline).
-    Points whose outline is occluded (hair, head wear) keep their label."""
+    """Jaw points (0–16) of iBUG-68/FaceSynthetics-70 ``landmarks`` moved onto the visible outline of the face
+    region of ``seg`` (the ``relabel: silhouette`` reader option). Points whose outline is occluded (hair, head
+    wear) keep their label.
+
+    Args:
+        landmarks: (K ≥ 68, 2) points, heatmark's continuous pixel coordinates.
+        seg: (H, W) FaceSynthetics class mask (``_seg.png``) of the same image.
+        respace: spread the moved points evenly along the outline, as 300W's annotators do.
+
+    Returns:
+        New landmarks (K, 2) (only jaw points changed) and (17,) bool: which jaw points moved onto the outline.
+
+    Raises:
+        ConfigError: fewer than 68 points.
+
+    Example:
+        >>> new, moved = silhouette_jaw(record.landmarks, read_seg("000123_seg.png"))
+    """
     pts = np.asarray(landmarks, np.float64)
     if pts.shape[0] < 68:
         raise ConfigError(f"silhouette relabelling needs iBUG-68 jaw points (68 or 70 points), got {pts.shape[0]}")

@@ -26,6 +26,25 @@ from heatmark.errors import ConfigError
 
 @dataclass(frozen=True)
 class Scheme:
+    """A landmark scheme as data: point names, mirror pairs, groups and the distance that normalises errors.
+
+    Built in: ``ibug68`` (300W), ``facesynthetics70`` (68 + 2 pupils), ``wflw98``, ``cofw29``, ``face5``
+    (:func:`get_scheme` also takes ``"68"``, ``"300w"``, ``"5"``, ...); a custom one from a dict or YAML file
+    (:meth:`from_dict`). Fields: ``name``, ``num_points`` (K), ``names`` (K), ``flip_pairs`` (indices that swap
+    under a horizontal flip), ``groups`` (named index groups; per-region errors come from them), ``norm`` (two
+    index groups whose centroids' distance normalises NME: outer eye corners for ``ibug68``, eye centres for
+    ``face5``; None: sqrt of the landmark box area), ``extra_norms`` (named alternatives such as
+    ``inter_pupil``), ``box_expand`` (sparse schemes: (ratio, dx, dy) from the landmark box to the face box).
+
+    Raises:
+        ConfigError: inconsistent data (names against ``num_points``, indices out of range, a point in two pairs).
+
+    Example:
+        >>> from heatmark.data.schemes import get_scheme
+        >>> s = get_scheme("68")
+        >>> s.norm_distance(points)          # (..., 68, 2) → (...,) outer-eye-corner distances
+    """
+
     name: str
     num_points: int
     names: tuple[str, ...]
@@ -87,7 +106,18 @@ class Scheme:
         """Normalising distance for points of shape (..., K, 2); ``kind`` picks an extra norm.
 
         A scheme without ``norm`` (a custom one) is normalised by sqrt(width × height) of the landmark
-        bounding box; a one-point scheme by 1, so its "NME" is the error in pixels."""
+        bounding box; a one-point scheme by 1, so its "NME" is the error in pixels.
+
+        Args:
+            points: (..., K, 2) landmarks (usually the annotations).
+            kind: None or ``"default"`` (the scheme's ``norm``), or a key of ``extra_norms``.
+
+        Returns:
+            (...,) distances in the points' pixels.
+
+        Raises:
+            ConfigError: a ``kind`` the scheme does not have (the message lists the valid ones).
+        """
         if (kind is None or kind == "default") and self.norm is None:
             pts = np.asarray(points, dtype=np.float64)
             if self.num_points == 1:
@@ -104,6 +134,7 @@ class Scheme:
         return np.linalg.norm(a - b, axis=-1)
 
     def to_dict(self) -> dict:
+        """The scheme as a JSON-ready dict (in every weights file and ONNX export); :meth:`from_dict` reads it."""
         return {
             "name": self.name,
             "num_points": self.num_points,
@@ -117,6 +148,14 @@ class Scheme:
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "<dict>") -> Scheme:
+        """A scheme from a dict ``d`` (:meth:`to_dict`'s form, or a user's YAML file; ``source`` named in errors).
+
+        Raises:
+            ConfigError: unknown keys, or values of the wrong kind (naming ``source``).
+
+        Example:
+            >>> Scheme.from_dict({"name": "tips", "num_points": 2, "flip_pairs": [[0, 1]]})
+        """
         allowed = {"name", "num_points", "names", "flip_pairs", "groups", "norm", "extra_norms", "box_expand"}
         unknown = set(d) - allowed
         if unknown:

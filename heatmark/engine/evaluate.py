@@ -238,9 +238,38 @@ def evaluate_weights(weights: str | Path, dataset: str, root: str | Path, *, sch
                      norm: str = "default", batch_size: int = 32, device: str | None = "auto",
                      skip_bad: bool = False, cache_dir: str | Path | None = None,
                      adapter: str | Path | None = None, upright: bool | None = None) -> Evaluation:
-    """Evaluate a weights file on an annotated dataset. ``boxes``: "gt" (crops from the annotation) or
-    "detector" (faces found by ``detector``, matched to the annotations; metrics over the found faces, and
-    ``metrics`` gains faces / found / detector_recall)."""
+    """Evaluate a weights file on an annotated dataset (what ``heatmark eval`` runs).
+
+    Args:
+        weights: a ``.safetensors`` / ``.onnx`` file or a shipped model's name.
+        dataset: a reader name (:func:`heatmark.data.readers.load_dataset`).
+        root: the dataset's folder or list file.
+        scheme: read the dataset in this scheme (None: its own; converted to the model's when they differ).
+        boxes: ``"gt"`` (crops from the annotation) or ``"detector"`` (faces found by ``detector``, matched to
+            the annotations; metrics over the found faces, and ``metrics`` gains faces / found / detector_recall).
+        detector: with ``boxes="detector"``: ``mtcnn``, ``opencv`` or ``dlib``.
+        decoder: a heatmap decoder overriding the model's.
+        flip: horizontal-flip test-time augmentation.
+        norm: NME normalisation: ``"default"`` (the scheme's) or a named extra one (``"inter_pupil"``).
+        batch_size: faces per network batch.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` (torch models).
+        skip_bad: skip unreadable samples (listed) instead of stopping.
+        cache_dir: where decoded crops are cached (None: no cache).
+        adapter: a label adapter file or shipped adapter name, applied to the predictions.
+        upright: with detector boxes, turn crops upright by the detector's eye points (None: the default).
+
+    Returns:
+        :class:`Evaluation`: metrics (NME, NME without jaw, FR, AUC, per-region NME, mean signed error, in %),
+        predictions in image pixels, per-image NME.
+
+    Raises:
+        DataError: a missing or bad dataset or weights file (named).
+        HeatmarkError: schemes that cannot be compared, a bad option value.
+
+    Example:
+        >>> ev = evaluate_weights("default", "300w", "../shared/data/300w_afw")
+        >>> round(ev.metrics["nme"], 2)
+    """
     from heatmark.checkpoint import load_model
     from heatmark.errors import HeatmarkError
 
@@ -255,7 +284,7 @@ def evaluate_weights(weights: str | Path, dataset: str, root: str | Path, *, sch
     if adapter is not None:
         from heatmark.adapter import LabelAdapter
 
-        from heatmark.api import resolve_adapter
+        from heatmark.shipped import resolve_adapter
 
         fix = LabelAdapter.load(resolve_adapter(adapter, Path(weights)))
     if boxes == "detector":

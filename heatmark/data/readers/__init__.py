@@ -36,6 +36,27 @@ def load_dataset(name: str, root: str | Path, scheme: str | Scheme | None = None
     ``cuhk``, ``mtfl`` (the last two: 5-point lists, root = the list file).
 
     A ``.json`` root is read as COCO-style keypoints whatever the name (mmpose's 300W/WFLW/COFW files).
+    Every reader converts its format's coordinates to heatmark's convention (continuous pixels, origin at the
+    top-left corner of the top-left pixel): e.g. 300W ``.pts`` are 1-based pixel centres, so 0.5 is subtracted.
+
+    Args:
+        name: the dataset format (above).
+        root: its folder, or the list / JSON file for ``cuhk``, ``mtfl`` and ``coco``.
+        scheme: the landmark scheme to read into (a name such as ``"ibug68"``, or a :class:`Scheme`); None:
+            the format's own. A 68/70/98-point set read as ``face5`` is converted on the fly.
+        skip_bad: list bad samples in ``Records.skipped`` and go on, instead of raising on the first.
+
+    Returns:
+        :class:`Records` (a list of ``LandmarkRecord``: image path, (K, 2) landmarks, visibility, box).
+
+    Raises:
+        DataError: an unknown name, a missing folder or file, an annotation with the wrong number of points or
+            no image beside it (the message names the file and the fix).
+
+    Example:
+        >>> recs = load_dataset("300w", "../shared/data/300w_afw")
+        >>> recs[0].landmarks.shape
+        (68, 2)
     """
     name = name.lower()
     root = Path(root)
