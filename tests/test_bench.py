@@ -48,3 +48,43 @@ def test_bench_speed_against_dlib_same_boxes_and_ratios(tiny_weights):
     # dlib, then each backend with MTCNN (the default) and with the Haar cascade; each row counts the faces found
     assert len(res["end_to_end"]) == 5 and all(r["faces_found"] >= 1 for r in res["end_to_end"])
     assert "MTCNN" in res["end_to_end"][1]["method"] and "Haar" in res["end_to_end"][2]["method"]
+
+
+def test_frontier_times_every_shipped_model_beside_its_card():
+    pytest.importorskip("onnxruntime")
+    from heatmark.api import shipped_cards
+    from heatmark.cli import BUNDLED_PHOTO
+    from heatmark.data.image_io import read_image
+    from heatmark.engine.speed import frontier
+
+    rgb = read_image(BUNDLED_PHOTO)
+    rows = frontier([(rgb, [10.0, 10.0, 120.0, 120.0])], repeats=1)
+    cards = shipped_cards()
+    assert [r["model"] for r in rows] == sorted(cards)
+    for r in rows:
+        assert r["nme"] == cards[r["model"]]["accuracy"]["nme"] and r["ms_per_face"] > 0 and r["file_mb"] > 0
+        assert r["onnx"].startswith(r["model"] + ".") and r["onnx"].endswith(".onnx")
+    assert {r["model"]: r["real_labels"] for r in rows}.get("synthetic", False) is False
+
+
+def test_speed_page_records_its_command_and_frontier(tmp_path):
+    import argparse
+
+    from PIL import Image
+
+    from heatmark.cli.bench import speed_command, write_speed_markdown
+
+    out = tmp_path / "speed.md"
+    args = argparse.Namespace(weights=None, against="dlib", images=["a", "b"], limit=5, repeats=3, write=str(out))
+    assert speed_command(args) == f"heatmark bench speed --against dlib --images a b --limit 5 --repeats 3 --write {out}"
+    res = {"photos": 2, "faces": 2, "load_before": 0.1,
+           "landmarks": [{"method": "dlib shape predictor 68", "batch": 1, "ms_per_face": 1.0, "vs_dlib": 1.0}],
+           "end_to_end": [{"method": "dlib", "ms_per_photo": 50.0, "vs_dlib": 1.0, "faces_found": 2}],
+           "frontier": [{"model": m, "onnx": f"{m}.int8.onnx", "nme": n, "nme_no_jaw": n - 1, "params_m": p,
+                         "file_mb": 2.0, "real_labels": True, "ms_per_face": t, "vs_dlib": t}
+                        for m, n, p, t in [("default", 4.4, 4.1, 3.0), ("fast", 5.0, 1.4, 1.5)]]}
+    write_speed_markdown(args, type("W", (), {"name": "default.safetensors"})(), "test machine", res)
+    page = out.read_text()
+    assert speed_command(args) in page and "| fast | `fast.int8.onnx` | 1.40 | 2.0 | 5.00 | 4.00 | 1.50 | 1.50 |" in page
+    png = tmp_path / "speed_frontier.png"
+    assert "![frontier](speed_frontier.png)" in page and Image.open(png).size[0] >= 600

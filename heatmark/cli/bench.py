@@ -176,17 +176,29 @@ def against(args: argparse.Namespace, w, machine: str) -> int:
                 {"ms_per_face": ".2f", "vs_dlib": ".2f"})
     print_table(f"end to end, ms per photo with detection ({res['photos']} photos, {res['faces']} faces)",
                 res["end_to_end"], {"ms_per_photo": ".1f", "vs_dlib": ".2f", "faces_found": "d"})
+    if res["frontier"]:
+        print_table("speed-accuracy frontier of the shipped models (AFW NME from their cards)", res["frontier"],
+                    {"nme": ".2f", "nme_no_jaw": ".2f", "params_m": ".2f", "file_mb": ".1f", "ms_per_face": ".2f",
+                     "vs_dlib": ".2f"})
     if args.write:
         write_speed_markdown(args, w, machine, res)
     return 0
 
 
-def write_speed_markdown(args: argparse.Namespace, w, machine: str, res: dict) -> None:
-    """The tables of ``--against`` as a markdown page that names its command, machine and date."""
-    import sys
+def speed_command(args: argparse.Namespace) -> str:
+    """The ``heatmark bench speed`` command line that reproduces ``args`` (recorded in the written page)."""
+    parts = ["heatmark bench speed"] + ([f"--weights {args.weights}"] if args.weights else [])
+    parts += [f"--against {args.against}"] + (["--images " + " ".join(args.images)] if args.images else [])
+    parts += [f"--limit {args.limit}", f"--repeats {args.repeats}"] + ([f"--write {args.write}"] if args.write else [])
+    return " ".join(parts)
 
-    cmd = "heatmark " + " ".join(a if " " not in a else repr(a) for a in sys.argv[1:])
-    lines = generated_page("Speed against dlib", cmd, machine, res.get("load_before", float("nan")), [
+
+def write_speed_markdown(args: argparse.Namespace, w, machine: str, res: dict) -> None:
+    """The tables of ``--against`` as a markdown page that names its command, machine and date; with the shipped
+    models' frontier, also its plot beside the page (``NAME_frontier.png``)."""
+    from pathlib import Path
+
+    lines = generated_page("Speed against dlib", speed_command(args), machine, res.get("load_before", float("nan")), [
         f"Weights: `{w.name}`; {res['photos']} photos, {res['faces']} faces (dlib's HOG boxes, the same boxes for "
         "both); medians of the timed passes after untimed warm-up."])
     lines += ["## Landmark stage (ms per face)", "", "| method | batch | ms/face | × dlib |", "| --- | ---: | ---: | ---: |"]
@@ -195,4 +207,18 @@ def write_speed_markdown(args: argparse.Namespace, w, machine: str, res: dict) -
               "| --- | ---: | ---: | ---: |"]
     lines += [f"| {r['method']} | {r['ms_per_photo']:.1f} | {r['vs_dlib']:.2f} | {r.get('faces_found', '')} |"
               for r in res["end_to_end"]]
+    if res.get("frontier"):
+        from heatmark.engine.plots import frontier_plot
+
+        png = Path(args.write).with_name(Path(args.write).stem + "_frontier.png")
+        frontier_plot(res["frontier"], res["landmarks"][0]["ms_per_face"], png)
+        lines += ["", "## Speed–accuracy frontier of the shipped models", "",
+                  "Each shipped model as `Landmarker(name)` runs it (batch 1, same faces and boxes as above); accuracy "
+                  "from its card (AFW, ground-truth boxes: `heatmark eval --dataset 300w --root "
+                  "../shared/data/300w_afw --weights NAME`).", "",
+                  "| model | file | params (M) | MB | AFW NME % | w/o jaw % | ms/face | × dlib |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {r['model']} | `{r['onnx']}` | {r['params_m']:.2f} | {r['file_mb']:.1f} | {r['nme']:.2f} | "
+                  f"{r['nme_no_jaw']:.2f} | {r['ms_per_face']:.2f} | {r['vs_dlib']:.2f} |" for r in res["frontier"]]
+        lines += ["", f"![frontier]({png.name})"]
     write_page(args.write, lines)

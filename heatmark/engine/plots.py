@@ -79,3 +79,23 @@ def line_plot(xs: list[float], ys: list[list[float]], path: str | Path, x_label:
     ax.set(xlabel=x_label, ylabel=y_label, title=title, ylim=(0, max(m + s for m, s in zip(means, stds)) * 1.15))
     ax.grid(alpha=0.3)
     _save(fig, path)
+
+
+def frontier_plot(rows: list[dict], dlib_ms: float, path: str | Path, size: tuple[int, int] = (640, 440)) -> None:
+    """AFW NME against ms per face for each shipped model (``rows`` of ``engine.speed.frontier``), with dlib's
+    shape predictor's ms per face as a vertical line (its accuracy is not on this axis: it was trained on AFW)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(size[0] / 100, size[1] / 100))
+    for r in rows:
+        ax.scatter(r["ms_per_face"], r["nme"], s=60, marker="o" if r.get("real_labels", True) else "s")
+        ax.annotate(f"{r['model']} ({r['params_m']:.1f} M)", (r["ms_per_face"], r["nme"]),
+                    textcoords="offset points", xytext=(6, 4), fontsize=9)
+    ax.axvline(dlib_ms, color="grey", ls="--", lw=1)
+    ax.annotate("dlib shape predictor", (dlib_ms, 0.02), xycoords=("data", "axes fraction"), rotation=90,
+                textcoords="offset points", xytext=(4, 0), fontsize=8, color="grey")
+    ax.set(xlabel="ms per face (batch 1, as Landmarker runs it)", ylabel="AFW NME % (ground-truth boxes)",
+           title="Speed–accuracy frontier of the shipped models",
+           xlim=(0, max([dlib_ms] + [r["ms_per_face"] for r in rows]) * 1.3),
+           ylim=(0, max(r["nme"] for r in rows) * 1.2))
+    ax.grid(alpha=0.3)
+    _save(fig, path)

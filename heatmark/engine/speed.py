@@ -18,7 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from heatmark.errors import HeatmarkError
 
 COMPARE_HINT = 'pip install -e ".[compare]"  (dlib-bin and face_recognition_models)'
@@ -103,12 +102,34 @@ def against_dlib(weights: Path, images: list[Path], repeats: int = 20, backends:
                 label = "its default detector (MTCNN)" if detector == "mtcnn" else "OpenCV Haar (faster, fewer faces)"
                 e2e.append({"method": f"{name} + {label}", "ms_per_photo": median_ms_per_item(det.predict, photos, repeats),
                             "faces_found": sum(len(det.detect(p)[0]) for p in photos)})
+        front = frontier([(photos[i], box) for i, _, box in faces], repeats) if shipped is not None else []
     ref_face, ref_photo = rows[0]["ms_per_face"], e2e[0]["ms_per_photo"]
-    for r in rows:
+    for r in rows + front:
         r["vs_dlib"] = r["ms_per_face"] / ref_face
     for r in e2e:
         r["vs_dlib"] = r["ms_per_photo"] / ref_photo
-    return {"landmarks": rows, "end_to_end": e2e, "photos": len(photos), "faces": len(faces)}
+    return {"landmarks": rows, "end_to_end": e2e, "frontier": front, "photos": len(photos), "faces": len(faces)}
+
+
+def frontier(faces: list, repeats: int) -> list[dict]:
+    """The speed–accuracy frontier of the shipped models: each one as ``Landmarker(name)`` runs it (its shipped
+    ONNX file, batch 1) timed on the same ``(photo, box)`` faces, beside the AFW numbers of its card."""
+    from heatmark.api import Landmarker
+    from heatmark.shipped import WEIGHTS_DIR, shipped_cards, shipped_onnx
+
+    out = []
+    for name, card in shipped_cards().items():
+        onnx = shipped_onnx(WEIGHTS_DIR / f"{name}.safetensors")
+        if onnx is None:
+            continue
+        lm = Landmarker(name, detector=None)
+        acc = card.get("accuracy", {})
+        out.append({"model": name, "onnx": onnx.name, "nme": acc.get("nme", float("nan")),
+                    "nme_no_jaw": acc.get("nme_no_jaw", float("nan")),
+                    "params_m": card.get("speed", {}).get("params_m", float("nan")),
+                    "file_mb": onnx.stat().st_size / 2**20, "real_labels": not card.get("label", "").startswith("no "),
+                    "ms_per_face": median_ms_per_item(lambda f, lm=lm: lm.predict(f[0], boxes=[f[1]]), faces, repeats)})
+    return out
 
 
 def lm_box(lm, face):
