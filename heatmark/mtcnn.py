@@ -22,6 +22,11 @@ def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "un
     the smaller box (``"min"``). Boxes (N, 4) x1 y1 x2 y2 (continuous; area = (x2 - x1)·(y2 - y1))."""
     if len(boxes) == 0:
         return np.zeros(0, np.int64)
+    if mode == "union":  # OpenCV's C++ loop: the same boxes in the same order (tested), 5-40x faster
+        rects = np.concatenate([boxes[:, :2], boxes[:, 2:4] - boxes[:, :2]], 1).astype(np.float64)
+        shifted = np.asarray(scores, np.float64) - float(np.min(scores)) + 1.0  # > 0: OpenCV drops scores <= 0
+        keep = cv2.dnn.NMSBoxes(rects.tolist(), shifted.tolist(), 0.0, float(threshold))
+        return np.asarray(keep, np.int64).reshape(-1)
     x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
     area = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
     order = np.argsort(-scores, kind="stable")
@@ -50,23 +55,33 @@ def _refine(boxes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return boxes + offsets * side
 
 
-def _crops(rgb: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
-    """(N, 3, size, size) float32 network input: each box resampled from the image (zero outside it); area
-    averaging when a box shrinks, bilinear when it grows."""
-    h, w = rgb.shape[:2]
-    out = np.empty((len(boxes), size, size, 3), np.float32)
-    for i, (x1, y1, x2, y2) in enumerate(boxes):
-        sx, sy = size / max(x2 - x1, 1e-6), size / max(y2 - y1, 1e-6)
-        if sx < 1:  # pixel-exact crop (zero padded), then an area resize: cv2's warps have no area mode
-            xi1, yi1, xi2, yi2 = int(np.floor(x1)), int(np.floor(y1)), int(np.ceil(x2)), int(np.ceil(y2))
-            patch = np.zeros((yi2 - yi1, xi2 - xi1, 3), np.uint8)
-            cx1, cy1, cx2, cy2 = max(xi1, 0), max(yi1, 0), min(xi2, w), min(yi2, h)
-            if cx2 > cx1 and cy2 > cy1:
-                patch[cy1 - yi1:cy2 - yi1, cx1 - xi1:cx2 - xi1] = rgb[cy1:cy2, cx1:cx2]
-            out[i] = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
-        else:  # crop pixel u ← image x = x1 + (u + 0.5) / s - 0.5 (pixel centres at index + 0.5)
-            m = np.array([[sx, 0, (0.5 - x1) * sx - 0.5], [0, sy, (0.5 - y1) * sy - 0.5]], np.float64)
-            out[i] = cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+def _pyramid_crops(sources: list[tuple[float, float, np.ndarray]], boxes: np.ndarray, size: int) -> np.ndarray:
+    """(N, 3, size, size) float32 network input for boxes (N, 4) (zero outside the image): each box is sampled
+    bilinearly (one ``cv2.remap`` per source) from
+    the least downscaled pyramid level that is still at least as fine as the box needs, so a box shrinks by at
+    most one pyramid step (≤ 1.41×) from an area-averaged level instead of by an area resize of its own.
+
+    ``sources``: (x scale, y scale, image) of the photo (1, 1) and its pyramid levels, finest first."""
+    n = len(boxes)
+    out = np.zeros((n, size, size, 3), np.uint8)
+    if n == 0:
+        return _net_input(out)
+    side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    need = size / np.maximum(side, 1e-6)  # the scale at which the box is `size` pixels wide
+    fine_enough = np.array([[min(sx, sy) >= t * 0.999 for sx, sy, _ in sources] for t in need])
+    choice = np.where(fine_enough, np.arange(len(sources)), -1).max(1).clip(0)  # the coarsest fine-enough one
+    u = (np.arange(size) + 0.5) / size  # crop pixel centres as fractions of the box
+    for j in np.unique(choice):
+        sx, sy, img = sources[j]
+        idx = np.nonzero(choice == j)[0]
+        b = boxes[idx]
+        # source pixel index (OpenCV: centres at integers) of each crop pixel centre
+        mx = (b[:, None, 0] + u[None] * (b[:, None, 2] - b[:, None, 0])) * sx - 0.5  # (m, size)
+        my = (b[:, None, 1] + u[None] * (b[:, None, 3] - b[:, None, 1])) * sy - 0.5
+        map_x = np.broadcast_to(mx[:, None, :], (len(idx), size, size)).reshape(-1, size).astype(np.float32)
+        map_y = np.broadcast_to(my[:, :, None], (len(idx), size, size)).reshape(-1, size).astype(np.float32)
+        got = cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        out[idx] = got.reshape(len(idx), size, size, 3)
     return _net_input(out)
 
 
@@ -108,16 +123,19 @@ class MTCNNDetector:
             s *= self.factor
         return out
 
-    def propose(self, rgb: np.ndarray) -> np.ndarray:
-        """P-Net over the pyramid → candidate boxes (N, 4) + score (N, 5), suppressed per scale and overall."""
+    def propose(self, rgb: np.ndarray) -> tuple[np.ndarray, list[tuple[float, float, np.ndarray]]]:
+        """P-Net over the pyramid → candidate boxes (N, 4) + score (N, 5), suppressed per scale and overall, and
+        the pyramid: (x scale, y scale, image) of the photo and each level, finest first (R- and O-Net crop
+        from it)."""
         h, w = rgb.shape[:2]
-        found = []
+        found, pyramid = [], [(1.0, 1.0, rgb)]
         level = rgb
         for s in self.scales(h, w):
             hs, ws = int(h * s + 1), int(w * s + 1)
             # each level from the one before (area averaging from a smaller source: the pyramid costs about one
             # resize of the photo instead of one per level)
             level = cv2.resize(level, (ws, hs), interpolation=cv2.INTER_AREA)
+            pyramid.append((ws / w, hs / h, level))
             offsets, prob = self.pnet.run(None, {"image": _net_input(level[None])})
             ys, xs = np.nonzero(prob[0, 1] >= self.thresholds[0])
             if len(ys) == 0:
@@ -130,26 +148,26 @@ class MTCNNDetector:
             keep = nms(b, score, 0.5)
             found.append(np.concatenate([b[keep], score[keep, None]], 1))
         if not found:
-            return np.zeros((0, 5))
+            return np.zeros((0, 5)), pyramid
         cand = np.concatenate(found)
-        return cand[nms(cand[:, :4], cand[:, 4], 0.7)]
+        return cand[nms(cand[:, :4], cand[:, 4], 0.7)], pyramid
 
     def detect(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Boxes (N, 4), scores (N,) and the 5 points (N, 5, 2) of each face, in image pixels, best first."""
         rgb = np.ascontiguousarray(rgb[..., :3] if rgb.ndim == 3 else np.repeat(rgb[..., None], 3, 2))
         empty = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32))
-        cand = self.propose(rgb)
+        cand, pyramid = self.propose(rgb)
         if len(cand) == 0:
             return empty
         boxes = _square(cand[:, :4])
-        offsets, prob = self.rnet.run(None, {"image": _crops(rgb, boxes, 24)})
+        offsets, prob = self.rnet.run(None, {"image": _pyramid_crops(pyramid, boxes, 24)})
         ok = prob[:, 1] > self.thresholds[1]
         if not ok.any():
             return empty
         boxes, score, offsets = boxes[ok], prob[ok, 1].astype(np.float64), offsets[ok].astype(np.float64)
         keep = nms(boxes, score, 0.7)
         boxes = _square(_refine(boxes[keep], offsets[keep]))
-        offsets, pts, prob = self.onet.run(None, {"image": _crops(rgb, boxes, 48)})
+        offsets, pts, prob = self.onet.run(None, {"image": _pyramid_crops(pyramid, boxes, 48)})
         ok = prob[:, 1] > self.thresholds[2]
         if not ok.any():
             return empty

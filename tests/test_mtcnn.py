@@ -33,6 +33,58 @@ def test_nms_union_and_min():
     assert nms(boxes[:0], scores[:0], 0.5).tolist() == []
 
 
+def _greedy_nms(boxes, scores, threshold):
+    """Reference: the textbook greedy loop (suppress IoU > threshold), best first, ties in index order."""
+    order, keep = sorted(range(len(boxes)), key=lambda i: -scores[i]), []
+    for i in order:
+        ok = True
+        for j in keep:
+            w = max(0.0, min(boxes[i][2], boxes[j][2]) - max(boxes[i][0], boxes[j][0]))
+            h = max(0.0, min(boxes[i][3], boxes[j][3]) - max(boxes[i][1], boxes[j][1]))
+            a = lambda b: (b[2] - b[0]) * (b[3] - b[1])  # noqa: E731
+            if w * h > threshold * (a(boxes[i]) + a(boxes[j]) - w * h):
+                ok = False
+                break
+        if ok:
+            keep.append(i)
+    return keep
+
+
+def test_nms_union_matches_the_greedy_loop_on_random_boxes():
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        n = int(rng.integers(1, 120))
+        xy, wh = rng.uniform(0, 300, (n, 2)), rng.uniform(1, 60, (n, 2))
+        boxes, scores = np.concatenate([xy, xy + wh], 1), np.round(rng.uniform(0.0, 1, n), 2)  # ties, a score 0
+        for thr in (0.5, 0.7):
+            assert nms(boxes, scores, thr).tolist() == _greedy_nms(boxes.tolist(), scores.tolist(), thr)
+
+
+def test_pyramid_crops_match_an_area_resize_of_each_box():
+    """R- and O-Net crops are sampled from the pyramid level just fine enough for each box: within a few grey
+    levels of an area resize of the box itself (what the reference MTCNN feeds them)."""
+    import cv2
+
+    from heatmark.mtcnn import _pyramid_crops
+
+    rng = np.random.default_rng(1)
+    img = cv2.GaussianBlur(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8), (0, 0), 3)
+    sources, level = [(1.0, 1.0, img)], img
+    for s in (0.3, 0.3 * 0.709, 0.3 * 0.709**2, 0.3 * 0.709**3):
+        hs, ws = int(240 * s + 1), int(320 * s + 1)
+        level = cv2.resize(level, (ws, hs), interpolation=cv2.INTER_AREA)
+        sources.append((ws / 320, hs / 240, level))
+    boxes = np.array([[10, 20, 130, 140], [100, 50, 160, 110], [200, 100, 296, 196], [30, 30, 50, 50]], np.float64)
+    for size in (24, 48):
+        got = _pyramid_crops(sources, boxes, size)
+        for b, crop in zip(boxes.astype(int), got):
+            ref = cv2.resize(img[b[1]:b[3], b[0]:b[2]], (size, size), interpolation=cv2.INTER_AREA)
+            ref = (ref.astype(np.float32) - 127.5) / 128
+            assert np.abs(crop.transpose(1, 2, 0) - ref).mean() < 3 / 128, (size, b)
+    outside = _pyramid_crops(sources, np.array([[-40.0, -40, 20, 20]]), 24)[0]
+    assert np.allclose(outside[:, :5, :5], -127.5 / 128)  # zero outside the image
+
+
 def test_finds_the_four_faces_of_the_bundled_photo(detector, photo):
     """The sample photo is four portraits side by side (1280 × 320): each is found, with its 5 points inside."""
     boxes, scores, points = detector.detect(photo)
