@@ -84,3 +84,26 @@ def test_crop_face_returns_matrix_and_image():
     crop, m = crop_face(img, SquareBox(50, 50, 40), 80)
     assert crop.shape == (80, 80, 3) and crop[40, 40].min() == 255 and crop[2, 2].max() == 0
     assert around_centre(64).shape == (3, 3)
+
+
+def test_warp_blurs_only_the_part_it_reads_with_the_same_result():
+    """Shrinking crops pre-blur the photo; blurring only the part the crop reads gives the same pixels as blurring
+    the whole photo, for crops inside, across the edge of and outside the photo, turned or not."""
+    import cv2
+
+    from heatmark.data.crops import SquareBox, _to_cv, crop_matrix, warp
+
+    def whole_photo_blur(image, matrix, size):
+        scale = np.sqrt(abs(np.linalg.det(matrix[:2, :2])))
+        if scale < 0.5:
+            s = 0.5 / scale * 0.5
+            image = cv2.GaussianBlur(image, (0, 0), sigmaX=s, sigmaY=s)
+        return cv2.warpAffine(image, _to_cv(matrix), (size, size), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    for _ in range(60):
+        box = SquareBox(rng.uniform(-60, 460), rng.uniform(-60, 360), rng.uniform(20, 500))
+        m = crop_matrix(box, 32, rng.uniform(-40, 40))
+        assert np.array_equal(warp(img, m, 32), whole_photo_blur(img, m, 32)), box

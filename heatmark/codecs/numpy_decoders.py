@@ -7,6 +7,7 @@ Same conventions and results (``tests/test_numpy_decoders.py`` checks them again
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -51,11 +52,16 @@ def decode_quarter(hm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([x + 0.25 * dx + 0.5, y + 0.25 * dy + 0.5], -1).astype(hm.dtype), vals
 
 
+@functools.lru_cache(maxsize=16)
 def _smoothing_matrix(sigma: float, radius: int) -> np.ndarray:
+    """(9, (2r+3)²): the Gaussian-smoothed 3×3 neighbourhood of a window's centre as one matrix product (built
+    once per sigma and radius; read-only)."""
     t = np.arange(-radius, radius + 1, dtype=np.float32)
     g = np.exp(-(t**2) / (2 * sigma**2))
     g2 = np.outer(g, g) / g.sum() ** 2
-    return np.stack([np.pad(g2, ((i, 2 - i), (j, 2 - j))).reshape(-1) for i in range(3) for j in range(3)])
+    out = np.stack([np.pad(g2, ((i, 2 - i), (j, 2 - j))).reshape(-1) for i in range(3) for j in range(3)])
+    out.setflags(write=False)
+    return out
 
 
 def _taylor_offset(win3: np.ndarray, max_offset: float) -> np.ndarray:

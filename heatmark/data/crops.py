@@ -118,9 +118,29 @@ def warp(image: np.ndarray, matrix: np.ndarray, out_size: int | tuple[int, int],
     scale = np.sqrt(abs(np.linalg.det(matrix[:2, :2])))
     if interpolation != cv2.INTER_NEAREST and scale < 0.5:
         sigma = 0.5 / scale * 0.5
-        image = cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma)
+        image, m = _blurred_source(image, m, w, h, sigma)
     return cv2.warpAffine(image, m, (w, h), flags=interpolation, borderMode=cv2.BORDER_CONSTANT,
                           borderValue=border_value)
+
+
+def _blurred_source(image: np.ndarray, m: np.ndarray, w: int, h: int, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """The Gaussian pre-blur of :func:`warp`, computed only on the part of ``image`` the crop reads (plus the
+    kernel's reach), with the OpenCV matrix ``m`` moved to that part: the same crop as blurring the whole photo
+    (where the part meets the photo's edge, the edge is the same), at the cost of the face instead of the
+    photo."""
+    ih, iw = image.shape[:2]
+    inv = cv2.invertAffineTransform(m)
+    corners = np.array([[-1, -1, 1], [w, -1, 1], [-1, h, 1], [w, h, 1]], np.float64) @ inv.T
+    reach = int(np.ceil(sigma * 4)) + 3  # OpenCV's kernel radius for 8-bit images is ~3 sigma; bilinear +1
+    x0, y0 = np.floor(corners.min(0)).astype(int) - reach
+    x1, y1 = np.ceil(corners.max(0)).astype(int) + reach + 1
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, iw), min(y1, ih)
+    if x1 - x0 < 1 or y1 - y0 < 1:  # the crop lies outside the photo: nothing to blur
+        return image, m
+    part = cv2.GaussianBlur(np.ascontiguousarray(image[y0:y1, x0:x1]), (0, 0), sigmaX=sigma, sigmaY=sigma)
+    moved = m.copy()
+    moved[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)
+    return part, moved
 
 
 def crop_face(image: np.ndarray, box: SquareBox, out_size: int, rotation_deg: float = 0.0,
