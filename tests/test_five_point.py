@@ -66,3 +66,16 @@ def test_a_5_point_model_trains_from_68_point_data(fixtures, tmp_path):
 
     _, _, scheme, _ = load_model(out / "final.safetensors")
     assert scheme.name == "face5" and scheme.num_points == 5
+
+
+def test_68_point_data_read_as_5_points_converts_on_load(fixtures):
+    """``--scheme face5`` on a 300W folder: the 68 points are read, then reduced (eye centres = mean of the six eye
+    points, nose tip 30, mouth corners 48 and 54), so a 68-point model can be scored in 5 points."""
+    full = load_dataset("300w", fixtures / "300w")
+    five = load_dataset("300w", fixtures / "300w", scheme="face5")
+    assert len(five) == len(full) and five[0].scheme.name == "face5" and five[0].landmarks.shape == (5, 2)
+    p = full[0].landmarks
+    want = np.stack([p[36:42].mean(0), p[42:48].mean(0), p[30], p[48], p[54]])
+    assert np.allclose(five[0].landmarks, want, atol=1e-5)
+    with pytest.raises(DataError, match="expected 98 points, found 68"):
+        load_dataset("300w", fixtures / "300w", scheme="wflw98")  # no 68 -> 98 conversion: read as 98, refused

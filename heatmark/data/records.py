@@ -61,3 +61,15 @@ class Records(list):
     def __init__(self, items=(), skipped: list[DataError] | None = None):
         super().__init__(items)
         self.skipped: list[DataError] = list(skipped or [])
+
+
+def convert_record(record: LandmarkRecord, scheme: Scheme) -> LandmarkRecord:
+    """``record`` with its landmarks (and visibility) converted to ``scheme`` (e.g. 68 → 5 points)."""
+    import dataclasses
+
+    from heatmark.data.schemes import convert_points
+
+    vis = None if record.visible is None else convert_points(np.asarray(record.visible, bool)[:, None], record.scheme,
+                                                              scheme)[:, 0]
+    return dataclasses.replace(record, landmarks=convert_points(record.landmarks, record.scheme, scheme),
+                               scheme=scheme, visible=vis)

@@ -25,9 +25,13 @@ from pathlib import Path
 from heatmark.data.readers.common import DATASETS, INDEX_OFFSET, PTS_OFFSET, scheme_for_count
 from heatmark.data.readers.faces import read_facesynthetics, read_ldmks_txt, read_pts, read_pts_folder
 from heatmark.data.readers.files import read_coco_json, read_cofw, read_cuhk, read_dlib_xml, read_mtfl, read_wflw
-from heatmark.data.records import Records
-from heatmark.data.schemes import Scheme
+from heatmark.data.records import Records, convert_record
+from heatmark.data.schemes import Scheme, can_convert, get_scheme
 from heatmark.errors import DataError
+
+# the scheme each format stores (None: the files say, e.g. a folder of .pts of any count)
+NATIVE_SCHEMES = {"300w": "ibug68", "facesynthetics": "facesynthetics70", "wflw": "wflw98", "cofw": "cofw29",
+                  "cuhk": "face5", "mtfl": "face5"}
 
 
 # ------------------------------------------------------------------ dispatcher
@@ -43,7 +47,8 @@ def load_dataset(name: str, root: str | Path, scheme: str | Scheme | None = None
         name: the dataset format (above).
         root: its folder, or the list / JSON file for ``cuhk``, ``mtfl`` and ``coco``.
         scheme: the landmark scheme to read into (a name such as ``"ibug68"``, or a :class:`Scheme`); None:
-            the format's own. A 68/70/98-point set read as ``face5`` is converted on the fly.
+            the format's own. A set read in a scheme its own converts to (68/70/98 points as ``face5``, 70 or 98
+            as ``ibug68``) is converted on load.
         skip_bad: list bad samples in ``Records.skipped`` and go on, instead of raising on the first.
 
     Returns:
@@ -62,6 +67,10 @@ def load_dataset(name: str, root: str | Path, scheme: str | Scheme | None = None
     root = Path(root)
     if name not in DATASETS:
         raise DataError(None, f"unknown dataset {name!r}", f"valid names: {', '.join(DATASETS)}")
+    native = NATIVE_SCHEMES.get(name) if root.suffix.lower() != ".json" else None
+    if scheme is not None and native and get_scheme(scheme).name != native and can_convert(native, scheme):
+        recs = load_dataset(name, root, None, skip_bad)  # e.g. 300W read as 5 points: read 68, then convert
+        return Records([convert_record(r, get_scheme(scheme)) for r in recs], recs.skipped)
     if root.suffix.lower() == ".json" or name == "coco":
         default = {"300w": "ibug68", "wflw": "wflw98", "cofw": "cofw29"}.get(name)
         return read_coco_json(root, scheme=scheme or default, skip_bad=skip_bad)
