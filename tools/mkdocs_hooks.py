@@ -4,11 +4,14 @@
 - ``reference/config.md``: every config key with its type, default and range, from the typed configs;
 - ``models.md``: one section per shipped model, from its card (``heatmark/weights/*.json``);
 - ``changelog.md``: ``CHANGELOG.md``.
+
+It also renders the Sphinx roles of docstrings (``:meth:`predict```), which mkdocstrings leaves as text, as code.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,3 +138,11 @@ def on_files(files, config):
     for uri, content in pages.items():
         files.append(File.generated(config, uri, content=content))
     return files
+
+
+SPHINX_ROLE = re.compile(r":(?:meth|class|func|data|attr|mod|obj):(<code>[^<]*</code>)")
+
+
+def on_page_content(html, page, config, files):
+    """``:meth:<code>x</code>`` (a Sphinx role in a docstring, as mkdocstrings renders it) → ``<code>x</code>``."""
+    return SPHINX_ROLE.sub(r"\1", html)

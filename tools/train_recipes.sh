@@ -7,6 +7,7 @@
 # AFW with ground-truth boxes (final weights, never a checkpoint picked on AFW), beside the colour default:
 # the grey model in 68 points, the 5-point model in 5 points (NME over the eye-centre distance), with the
 # default's 68 points reduced to the same 5 points and the same crops for comparison. JSON in docs/results/recipes.
+# Run it on a quiet machine only if you read the times in the JSON (accuracy does not depend on it).
 #   bash tools/train_recipes.sh [RUNS_DIR]
 set -euo pipefail
 RUNS=${1:-runs}
@@ -23,4 +24,6 @@ wait
 AFW="--dataset 300w --root $S/300w_afw"
 heatmark eval $AFW --weights "$RUNS/grey/final.safetensors" --json "$OUT/grey.json"
 heatmark eval $AFW --weights "$RUNS/five_point/final.safetensors" --json "$OUT/five_point.json"
+# like for like: both read AFW as 5 points (crops from the 5-point box, as for CUHK/MTFL data)
+heatmark eval $AFW --weights "$RUNS/five_point/final.safetensors" --scheme face5 --json "$OUT/five_point_5pt_boxes.json"
 heatmark eval $AFW --weights default --scheme face5 --json "$OUT/default_as_5_points.json"
