@@ -57,7 +57,7 @@ class LabelAdapter:
         num_points: K, the points per shape it maps.
         info: what it was fitted on (dataset, faces, ridge, the model), stored in the file.
 
-    Example:
+    Examples:
         >>> adapter = LabelAdapter.load("synthetic.300w-adapter.npz")
         >>> fixed = adapter(pred)        # (N, 68, 2) or (68, 2) image pixels in, the same shape out
     """
@@ -101,7 +101,7 @@ class LabelAdapter:
         Raises:
             ValueError: ``pred`` and ``gt`` differ in shape or are not (N, K, 2).
 
-        Example:
+        Examples:
             >>> adapter = LabelAdapter.fit(pred, gt, ridge=1.0, info={"dataset": "300w"})
         """
         pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
@@ -119,7 +119,7 @@ class LabelAdapter:
     def save(self, path: str | Path) -> None:
         """Write the adapter to ``path`` as ``.npz`` (a temporary file renamed into place: never half a file).
 
-        Example:
+        Examples:
             >>> adapter.save("mine.300w-adapter.npz")
         """
         import json
@@ -138,7 +138,7 @@ class LabelAdapter:
         Raises:
             DataError: a missing file, or one that is no heatmark adapter (named in the message).
 
-        Example:
+        Examples:
             >>> adapter = LabelAdapter.load("mine.300w-adapter.npz")
         """
         import json

@@ -58,7 +58,7 @@ class Face:
         scores: (K,) per-point confidence (the heatmap peak; 1 for regression models).
         detection_score: the detector's score, or None for your own boxes.
 
-    Example:
+    Examples:
         >>> face = Landmarker().predict("photo.jpg")[0]
         >>> left_eye = face.landmarks[36:42].mean(0)   # (x, y) in the photo's pixels
     """
@@ -72,10 +72,10 @@ class Face:
         """The face as plain JSON-ready lists (what ``heatmark predict`` writes).
 
         Returns:
-            ``{"box": [x1, y1, x2, y2], "landmarks": [[x, y], ...], "scores": [...], "detection_score": float |
-            None}``, rounded to 0.01 px (box), 0.001 px (points) and 4 digits (scores).
+            A dict with ``box`` ([x1, y1, x2, y2]), ``landmarks`` ([[x, y], ...]), ``scores`` and
+            ``detection_score`` (a float or None), rounded to 0.01 px (box), 0.001 px (points) and 4 digits.
 
-        Example:
+        Examples:
             >>> json.dumps([f.to_dict() for f in Landmarker().predict("photo.jpg")])
         """
         return {"box": [round(float(v), 2) for v in self.box],
@@ -134,7 +134,7 @@ class Landmarker:
         HeatmarkError: an unknown shipped name, a backend other than torch/onnx.
         DataError: a weights or adapter file that is missing or unreadable (named in the message).
 
-    Example:
+    Examples:
         >>> import heatmark
         >>> lm = heatmark.Landmarker()
         >>> faces = lm.predict("photo.jpg")
@@ -192,7 +192,7 @@ class Landmarker:
         Returns:
             The landmarker.
 
-        Example:
+        Examples:
             >>> lm = Landmarker.from_pretrained("runs/mine/final.safetensors", detector="opencv")
         """
         return cls(weights=path, **kw)
@@ -215,7 +215,7 @@ class Landmarker:
         Returns:
             Points (N, K, 2) in crop pixels (continuous coordinates) and scores (N, K).
 
-        Example:
+        Examples:
             >>> pts, scores = lm.run_crops(np.zeros((2, lm.input_size, lm.input_size, 3), np.uint8))
         """
         return self.predictor.run_crops(crops)
@@ -233,7 +233,7 @@ class Landmarker:
         Returns:
             Points (N, K, 2) in the image's pixels (adapter applied, if any) and scores (N, K).
 
-        Example:
+        Examples:
             >>> boxes, scores, crops, rolls = lm.detect_crops(rgb)
             >>> pts, point_scores = lm.predict_boxes(rgb, crops, rolls)
         """
@@ -261,7 +261,7 @@ class Landmarker:
         Raises:
             HeatmarkError: the landmarker has no detector.
 
-        Example:
+        Examples:
             >>> boxes, scores, crops, rolls = Landmarker().detect_crops(rgb)
         """
         full = getattr(self.detector, "detect", None) if self.upright else None
@@ -295,7 +295,7 @@ class Landmarker:
             HeatmarkError: the landmarker has no detector.
             DataError: an unreadable image file.
 
-        Example:
+        Examples:
             >>> boxes, scores = Landmarker().detect("group.jpg")
         """
         return self._run_detector(self.detector, as_rgb(image, color))
@@ -311,14 +311,14 @@ class Landmarker:
             color: ``"rgb"`` or ``"bgr"`` (OpenCV frames) for arrays.
 
         Returns:
-            One :class:`Face` per detected face (or per given box), landmarks in the image's pixels.
+            A list with one ``Face`` per detected face (or per given box), landmarks in the image's pixels.
 
         Raises:
             HeatmarkError: bad boxes (not 4 numbers, NaN/Inf, empty, outside the image, absurdly large), or no
                 detector and no boxes.
             DataError: an unreadable image file (named in the message).
 
-        Example:
+        Examples:
             >>> lm = Landmarker()
             >>> for face in lm.predict("group.jpg"):
             ...     print(face.box, face.landmarks[30])          # nose tip, image pixels
@@ -345,12 +345,12 @@ class Landmarker:
             color: ``"rgb"`` or ``"bgr"`` for arrays.
 
         Returns:
-            One list of :class:`Face` per image, in order.
+            A list per image, in order, of ``Face`` objects.
 
         Raises:
             HeatmarkError, DataError: as :meth:`predict`, naming the image.
 
-        Example:
+        Examples:
             >>> per_image = Landmarker().predict_batch(["a.jpg", "b.jpg"])
         """
         boxes = boxes if boxes is not None else [None] * len(images)
@@ -368,7 +368,7 @@ class Landmarker:
         Returns:
             Points (K, 2) in the new frame's pixels and scores (K,); low scores mean the face was lost.
 
-        Example:
+        Examples:
             >>> pts = lm.predict(frame0, color="bgr")[0].landmarks
             >>> pts, scores = lm.track(frame1, pts, color="bgr")
         """

@@ -36,7 +36,7 @@ class Overlay:
         targets: for each anchor, (iBUG-68 landmark indices whose mean it goes to, (x, y) offset in face units: x
             along the eye line, y down, in outer-eye-corner distances).
 
-    Example:
+    Examples:
         >>> glasses = load_overlay("glasses")
         >>> out = glasses.apply(rgb, Landmarker().predict(rgb)[0].landmarks)
     """
@@ -148,7 +148,7 @@ def load_overlay(spec: str | Path) -> Overlay:
     Raises:
         DataError: an unknown name, a missing or malformed YAML file or PNG (the message names the file and key).
 
-    Example:
+    Examples:
         >>> hat = load_overlay("hat")
         >>> crown = load_overlay("my_overlays/crown.yaml")
     """

@@ -49,7 +49,7 @@ class OnnxPredictor:
     Raises:
         DataError: a missing file, or an ONNX file without heatmark's description (not from ``heatmark export``).
 
-    Example:
+    Examples:
         >>> pred = OnnxPredictor("heatmark/weights/default.int8.onnx")
         >>> pts, scores = pred.run_crops(crops)          # (N, 128, 128, 3) uint8 → (N, 68, 2), (N, 68)
     """

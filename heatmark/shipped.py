@@ -22,7 +22,7 @@ def shipped_models() -> list[str]:
     labels), ``synthetic`` (trained without real landmark labels) and any other tier. Each is a ``.safetensors``
     file (training, torch) and an ONNX file (inference without torch) with the same card.
 
-    Example:
+    Examples:
         >>> shipped_models()
         ['default', 'synthetic']
     """
@@ -33,7 +33,7 @@ def shipped_cards() -> dict[str, dict]:
     """Each shipped model's card (training data and terms, config, AFW accuracy, speed, size), read from
     ``weights/NAME.json``; an empty dict for a model without one. ``heatmark models`` prints them.
 
-    Example:
+    Examples:
         >>> accuracy = shipped_cards()["default"].get("accuracy", {})
         >>> accuracy.get("nme")          # AFW NME %, ground-truth boxes
     """
@@ -62,12 +62,12 @@ def resolve_weights(weights: str | Path | None) -> Path:
             ``./synthetic`` for that), or a path to a ``.safetensors`` / ``.onnx`` file.
 
     Returns:
-        The path (not checked for existence when it is a user path: the loader names a missing file).
+        The path (a user path is not checked here; the loader names a missing file).
 
     Raises:
         HeatmarkError: a bare name that is no shipped model (the message lists those available).
 
-    Example:
+    Examples:
         >>> resolve_weights("synthetic").name
         'synthetic.safetensors'
     """

@@ -120,12 +120,13 @@ def silhouette_jaw(landmarks: np.ndarray, seg: np.ndarray, respace: bool = True)
         respace: spread the moved points evenly along the outline, as 300W's annotators do.
 
     Returns:
-        New landmarks (K, 2) (only jaw points changed) and (17,) bool: which jaw points moved onto the outline.
+        New landmarks (K, 2) (only jaw points changed) and a (17,) bool array, true where a jaw point moved onto
+        the outline.
 
     Raises:
         ConfigError: fewer than 68 points.
 
-    Example:
+    Examples:
         >>> new, moved = silhouette_jaw(record.landmarks, read_seg("000123_seg.png"))
     """
     pts = np.asarray(landmarks, np.float64)

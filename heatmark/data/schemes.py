@@ -39,7 +39,7 @@ class Scheme:
     Raises:
         ConfigError: inconsistent data (names against ``num_points``, indices out of range, a point in two pairs).
 
-    Example:
+    Examples:
         >>> from heatmark.data.schemes import get_scheme
         >>> s = get_scheme("68")
         >>> s.norm_distance(points)          # (..., 68, 2) → (...,) outer-eye-corner distances
@@ -153,7 +153,7 @@ class Scheme:
         Raises:
             ConfigError: unknown keys, or values of the wrong kind (naming ``source``).
 
-        Example:
+        Examples:
             >>> Scheme.from_dict({"name": "tips", "num_points": 2, "flip_pairs": [[0, 1]]})
         """
         allowed = {"name", "num_points", "names", "flip_pairs", "groups", "norm", "extra_norms", "box_expand"}

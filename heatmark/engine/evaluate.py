@@ -259,14 +259,14 @@ def evaluate_weights(weights: str | Path, dataset: str, root: str | Path, *, sch
         upright: with detector boxes, turn crops upright by the detector's eye points (None: the default).
 
     Returns:
-        :class:`Evaluation`: metrics (NME, NME without jaw, FR, AUC, per-region NME, mean signed error, in %),
-        predictions in image pixels, per-image NME.
+        An ``Evaluation`` with metrics (NME, NME without jaw, FR, AUC, per-region NME, mean signed error, in
+        %), predictions in image pixels and per-image NME.
 
     Raises:
         DataError: a missing or bad dataset or weights file (named).
         HeatmarkError: schemes that cannot be compared, a bad option value.
 
-    Example:
+    Examples:
         >>> ev = evaluate_weights("default", "300w", "../shared/data/300w_afw")
         >>> round(ev.metrics["nme"], 2)
     """

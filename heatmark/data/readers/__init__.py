@@ -52,13 +52,13 @@ def load_dataset(name: str, root: str | Path, scheme: str | Scheme | None = None
         skip_bad: list bad samples in ``Records.skipped`` and go on, instead of raising on the first.
 
     Returns:
-        :class:`Records` (a list of ``LandmarkRecord``: image path, (K, 2) landmarks, visibility, box).
+        ``Records``, a list of ``LandmarkRecord`` (image path, (K, 2) landmarks, visibility, box).
 
     Raises:
         DataError: an unknown name, a missing folder or file, an annotation with the wrong number of points or
             no image beside it (the message names the file and the fix).
 
-    Example:
+    Examples:
         >>> recs = load_dataset("300w", "../shared/data/300w_afw")
         >>> recs[0].landmarks.shape
         (68, 2)
