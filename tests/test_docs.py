@@ -67,6 +67,11 @@ def test_site_builds_strict(tmp_path):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     api = (tmp_path / "site" / "reference" / "api" / "index.html").read_text()
     assert "Landmarker" in api and ":meth:" not in api and ":class:" not in api  # Sphinx roles rendered as code
+    from heatmark.shipped import shipped_cards
+
+    for name, card in shipped_cards().items():  # one page per shipped model, from its card
+        page = (tmp_path / "site" / "models" / name / "index.html").read_text()
+        assert card["label"].split(":")[0] in page and f"{card['accuracy']['nme']:.2f} %" in page
 
 
 def test_readme_models_table_comes_from_the_cards():

@@ -2,7 +2,8 @@
 
 - ``reference/cli.md``: every command's ``--help``, from the parsers themselves;
 - ``reference/config.md``: every config key with its type, default and range, from the typed configs;
-- ``models.md``: one section per shipped model, from its card (``heatmark/weights/*.json``);
+- ``models.md`` and ``models/NAME.md``: the shipped models' table and one page per model, from its card
+  (``heatmark/weights/*.json``);
 - ``changelog.md``: ``CHANGELOG.md``.
 
 It also renders the Sphinx roles of docstrings (``:meth:`predict```), which mkdocstrings leaves as text, as code.
@@ -103,30 +104,52 @@ def _optional_rows(card: dict) -> list[str]:
     return rows
 
 
+def _cards() -> dict[str, dict]:
+    return {f.stem: json.loads(f.read_text()).get("card") or {}
+            for f in sorted((ROOT / "heatmark" / "weights").glob("*.json"))}
+
+
+TERMS_NOTE = ("FaceSynthetics (Microsoft C-UDA, non-commercial research) and 300W (research, non-commercial) do not "
+              "allow commercial use, and weights trained on them inherit that restriction in practice.")
+
+
+def model_page(name: str, card: dict) -> str:
+    """One shipped model's page, from its card: data and their terms, accuracy, int8, speed, how to use it."""
+    acc, speed = card.get("accuracy", {}), card.get("speed", {})
+    data = ", ".join(f"{d['dataset']} ({d.get('faces', '?')} faces, ratio {d.get('ratio', 1)})"
+                     for d in card.get("training_data", []))
+    arg = "" if name == "default" else f'"{name}"'
+    out = [f"# `{name}`", "", card.get("label", ""), "", "```python", "import heatmark", "",
+           f"lm = heatmark.Landmarker({arg})", "faces = lm.predict(\"photo.jpg\")", "```", "",
+           f"Command line: `heatmark predict photo.jpg{'' if name == 'default' else ' --weights ' + name}`.", "",
+           "| | |", "| --- | --- |",
+           f"| training data | {data} |",
+           f"| steps / seed | {card.get('steps', '?')} / {card.get('seed', '?')} |",
+           f"| AFW NME (GT boxes) | {acc.get('nme', float('nan')):.2f} % |",
+           f"| AFW NME without the jaw | {acc.get('nme_no_jaw', float('nan')):.2f} % |",
+           f"| FR@0.10 / AUC@0.10 | {acc.get('fr@0.10', float('nan')):.1f} % / {acc.get('auc@0.10', float('nan')):.1f} % |",
+           *_optional_rows(card),
+           f"| ms/face (landmark stage) | {', '.join(f'{k} {v:.1f}' for k, v in speed.get('ms_per_face', {}).items())} |",
+           f"| parameters / file | {speed.get('params_m', 0):.2f} M / {speed.get('file_mb', 0):.1f} MB |",
+           f"| trained by | `{card.get('train_command', '')}` |",
+           f"| packaged by | `{card.get('package_command', '')}` |",
+           f"| code commit | `{card.get('trained_commit', card.get('commit', ''))}` |", "",
+           f"Measured with `{acc.get('command', '')}` and `{speed.get('command', '')}` ({card.get('measured', '')}; "
+           f"{speed.get('machine', '')}).", "", "## Terms", ""]
+    out += [f"- {d['dataset']}: {d['terms']}" for d in card.get("training_data", []) if d.get("terms")]
+    out += [f"- The weights: {card.get('weights_terms', TERMS_NOTE)}", ""]
+    return "\n".join(out)
+
+
 def models_page() -> str:
     out = ["# Shipped models", "", "Generated from each model's card (`heatmark/weights/NAME.json`). "
-           "AFW is 300W's AFW subset (337 faces, ground-truth boxes, NME normalised by the outer eye corners).", ""]
-    for f in sorted((ROOT / "heatmark" / "weights").glob("*.json")):
-        card = json.loads(f.read_text()).get("card") or {}
-        acc, speed = card.get("accuracy", {}), card.get("speed", {})
-        data = ", ".join(f"{d['dataset']} ({d.get('faces', '?')} faces, ratio {d.get('ratio', 1)})"
-                         for d in card.get("training_data", []))
-        out += [f"## `{card.get('name', f.stem)}`", "", card.get("label", ""), "",
-                "| | |", "| --- | --- |",
-                f"| training data | {data} |",
-                f"| steps | {card.get('steps', '?')} |",
-                f"| AFW NME (GT boxes) | {acc.get('nme', float('nan')):.2f} % |",
-                f"| AFW NME without the jaw | {acc.get('nme_no_jaw', float('nan')):.2f} % |",
-                f"| FR@0.10 / AUC@0.10 | {acc.get('fr@0.10', float('nan')):.1f} % / {acc.get('auc@0.10', float('nan')):.1f} % |",
-                *_optional_rows(card),
-                f"| ms/face (landmark stage) | {', '.join(f'{k} {v:.1f}' for k, v in speed.get('ms_per_face', {}).items())} |",
-                f"| parameters / file | {speed.get('params_m', 0):.2f} M / {speed.get('file_mb', 0):.1f} MB |",
-                f"| trained by | `{card.get('train_command', '')}` |", "",
-                f"Measured with `{acc.get('command', '')}` and `{speed.get('command', '')}` ({card.get('measured', '')}).",
-                ""]
-    out += ["Both are research artefacts: FaceSynthetics (Microsoft C-UDA, non-commercial research) and 300W "
-            "(research, non-commercial) do not allow commercial use, and weights trained on them inherit that "
-            "restriction in practice.", ""]
+           "AFW is 300W's AFW subset (337 faces, ground-truth boxes, NME normalised by the outer eye corners).", "",
+           "| model | trained on | AFW NME % | w/o jaw % | ms/face (onnx, batch 1) |", "| --- | --- | ---: | ---: | ---: |"]
+    for name, card in _cards().items():
+        acc, ms = card.get("accuracy", {}), card.get("speed", {}).get("ms_per_face", {})
+        out.append(f"| [`{name}`](models/{name}.md) | {card.get('label', '')} | {acc.get('nme', float('nan')):.2f} | "
+                   f"{acc.get('nme_no_jaw', float('nan')):.2f} | {ms.get('onnx b1', float('nan')):.1f} |")
+    out += ["", TERMS_NOTE, ""]
     return "\n".join(out)
 
 
@@ -134,7 +157,8 @@ def on_files(files, config):
     from mkdocs.structure.files import File
 
     pages = {"reference/cli.md": cli_reference(), "reference/config.md": config_reference(),
-             "models.md": models_page(), "changelog.md": (ROOT / "CHANGELOG.md").read_text()}
+             "models.md": models_page(), "changelog.md": (ROOT / "CHANGELOG.md").read_text(),
+             **{f"models/{name}.md": model_page(name, card) for name, card in _cards().items()}}
     for uri, content in pages.items():
         files.append(File.generated(config, uri, content=content))
     return files
