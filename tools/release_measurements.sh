@@ -5,7 +5,8 @@
 set -euo pipefail
 S=${SHARED:-../shared/data}
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'); load average: $(cut -d' ' -f1 /proc/loadavg)"
-for w in default synthetic; do
+MODELS=$(python -c "from heatmark.shipped import shipped_models; print(*shipped_models())")
+for w in $MODELS; do
   echo "## heatmark eval --weights $w (GT boxes; flip TTA; MTCNN boxes upright and not)"
   heatmark eval --dataset 300w --root "$S/300w_afw" --weights $w
   heatmark eval --dataset 300w --root "$S/300w_afw" --weights $w --flip
@@ -15,7 +16,7 @@ done
 echo "## synthetic + its shipped label adapter (fitted on Helen-train's real labels)"
 heatmark eval --dataset 300w --root "$S/300w_afw" --weights synthetic --adapter 300w
 echo "## dlib's shape predictor and heatmark on the same faces and HOG boxes"
-python tools/dlib_accuracy.py --root "$S/300w_afw" --also default synthetic
+python tools/dlib_accuracy.py --root "$S/300w_afw" --also $MODELS
 echo "## speed against dlib"
 heatmark bench speed --against dlib --images "$S/300w_afw" --limit 60 --repeats 10 --write docs/speed.md
 echo "## detectors"
