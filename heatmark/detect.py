@@ -114,11 +114,23 @@ def get_detector(detector: str | Detector | None) -> Detector | None:
         return OpenCVDetector()
     if detector == "dlib":
         return DlibDetector()
-    if detector == "mtcnn":
+    if detector == "mtcnn" or str(detector).startswith("mtcnn:"):
         from heatmark.mtcnn import MTCNNDetector
 
-        return MTCNNDetector()
-    raise HeatmarkError(f"unknown detector {detector!r}; valid: {', '.join(DETECTORS)}, or a callable")
+        return MTCNNDetector() if detector == "mtcnn" else MTCNNDetector(min_face=mtcnn_min_face(detector))
+    raise HeatmarkError(f"unknown detector {detector!r}; valid: {', '.join(DETECTORS)}, mtcnn:MIN_FACE (e.g. "
+                        "mtcnn:48), or a callable")
+
+
+def mtcnn_min_face(spec: str) -> float:
+    """The smallest face side of an ``mtcnn:MIN_FACE`` detector name (pixels; 12 to 1000)."""
+    try:
+        value = float(spec.split(":", 1)[1])
+    except ValueError:
+        value = float("nan")
+    if not 12 <= value <= 1000:
+        raise HeatmarkError(f"detector {spec!r}: MIN_FACE must be a number of pixels from 12 to 1000, e.g. mtcnn:48")
+    return value
 
 
 def crop_box_from_detection(xyxy, detector_name: str | None, box_scale: float, roll_deg: float = 0.0) -> SquareBox:

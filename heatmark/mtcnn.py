@@ -133,7 +133,11 @@ class MTCNNDetector:
         for s in self.scales(h, w):
             hs, ws = int(h * s + 1), int(w * s + 1)
             # each level from the one before (area averaging from a smaller source: the pyramid costs about one
-            # resize of the photo instead of one per level)
+            # resize of the photo instead of one per level); from the photo, halve first while the level is under
+            # half of it: OpenCV's exact-2x area path is ~4x faster than a fractional area resize of the photo
+            while level.shape[0] % 2 == 0 and level.shape[1] % 2 == 0 and hs * 2 <= level.shape[0] \
+                    and ws * 2 <= level.shape[1]:
+                level = cv2.resize(level, (level.shape[1] // 2, level.shape[0] // 2), interpolation=cv2.INTER_AREA)
             level = cv2.resize(level, (ws, hs), interpolation=cv2.INTER_AREA)
             pyramid.append((ws / w, hs / h, level))
             offsets, prob = self.pnet.run(None, {"image": _net_input(level[None])})

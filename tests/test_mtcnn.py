@@ -205,3 +205,20 @@ def test_roll_from_the_eye_points_turns_crops_upright(photo):
     eyes = transform_points(crop_matrix(crops[best], 128, float(rolls[best]))[None], pts[best:best + 1, :2])[0]
     assert abs(eyes[1, 1] - eyes[0, 1]) < 0.05 * abs(eyes[1, 0] - eyes[0, 0])
     assert Landmarker(detector="mtcnn", upright=False).detect_crops(turned)[3].tolist() == [0.0] * len(boxes)
+
+
+def test_mtcnn_min_face_by_name(capsys):
+    """``mtcnn:MIN_FACE`` (Landmarker, --detector, bench detectors) builds MTCNN with that smallest face; nonsense is
+    refused with the valid form named."""
+    from heatmark.cli import main
+    from heatmark.detect import get_detector
+    from heatmark.errors import HeatmarkError
+
+    assert get_detector("mtcnn:48").min_face == 48.0 and get_detector("mtcnn").min_face == 40.0
+    assert len(get_detector("mtcnn:48").scales(480, 640)) < len(get_detector("mtcnn").scales(480, 640))
+    for bad in ("mtcnn:x", "mtcnn:5", "mtcnn:"):
+        with pytest.raises(HeatmarkError, match="MIN_FACE must be a number of pixels"):
+            get_detector(bad)
+    with pytest.raises(SystemExit) as e:
+        main(["predict", str(BUNDLED_PHOTO), "--detector", "mtcnn:3"])
+    assert e.value.code == 2 and "e.g. mtcnn:48" in capsys.readouterr().err

@@ -20,7 +20,7 @@ python tools/dlib_accuracy.py --root "$S/300w_afw" --also $MODELS
 echo "## speed against dlib"
 heatmark bench speed --against dlib --images "$S/300w_afw" --limit 60 --repeats 10 --write docs/speed.md
 echo "## detectors"
-heatmark bench detectors --root "$S/300w_afw" --root "$S/300w_helen_train" --write docs/detectors.md
+heatmark bench detectors --detectors mtcnn mtcnn:48 opencv dlib --root "$S/300w_afw" --root "$S/300w_helen_train" --write docs/detectors.md
 echo "## candidate networks (network only, onnxruntime, 1 and 2 threads)"
 python tools/probe_arch_speed.py --threads 1 --repeats 200
 python tools/probe_arch_speed.py --threads 2 --repeats 200

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from heatmark.cli.common import WEIGHTS_HELP, positive_int, print_table, weights
+from heatmark.cli.common import WEIGHTS_HELP, detector_name, positive_int, print_table, weights
 
 
 def add_arguments(bench: argparse.ArgumentParser) -> None:
@@ -42,8 +42,9 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
     bs.add_argument("--write", help="with --against: also write the tables as markdown to this file (docs/speed.md)")
     bdt = bsub.add_parser("detectors", help="face detectors side by side: recall, small faces, ms per 640x480 "
                           "photo, 4 threads sharing one Landmarker")
-    bdt.add_argument("--detectors", nargs="+", default=["mtcnn", "opencv", "dlib"],
-                     help="detectors to compare (dlib is skipped with a note when not installed)")
+    bdt.add_argument("--detectors", nargs="+", default=["mtcnn", "opencv", "dlib"], type=detector_name(),
+                     help="detectors to compare: mtcnn, mtcnn:MIN_FACE, opencv, dlib (dlib is skipped with a note "
+                     "when not installed)")
     bdt.add_argument("--root", action="append", required=True, metavar="DIR",
                      help="a 300W-style folder (.pts beside each photo); repeatable. The first one also gives "
                           "the small-face canvases")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from heatmark.cli.common import WEIGHTS_HELP, positive_int, print_table, report_skipped, weights
+from heatmark.cli.common import WEIGHTS_HELP, detector_name, positive_int, print_table, report_skipped, weights
 
 
 def add_arguments(ev: argparse.ArgumentParser) -> None:
@@ -16,7 +16,8 @@ def add_arguments(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("--root", required=True, help="dataset folder or file")
     ev.add_argument("--weights", help=WEIGHTS_HELP)
     ev.add_argument("--boxes", choices=["gt", "detector"], default="gt", help="face boxes from ground truth or detector")
-    ev.add_argument("--detector", default="mtcnn", choices=["mtcnn", "opencv", "dlib"], help="with --boxes detector")
+    ev.add_argument("--detector", default="mtcnn", type=detector_name(), metavar="{mtcnn,opencv,dlib}",
+                    help="with --boxes detector (mtcnn:MIN_FACE: MTCNN looking for faces of at least MIN_FACE px)")
     ev.add_argument("--no-upright", action="store_true", help="with --boxes detector: axis-aligned crops (no roll "
                     "correction from the detector's eye points)")
     ev.add_argument("--scheme", help="landmark scheme of the dataset (default: from the dataset)")
