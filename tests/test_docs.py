@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -47,7 +48,9 @@ def test_generated_reference_pages_cover_every_command_and_key():
     cfg = mkdocs_hooks.config_reference()
     assert "`optim.lr`" in cfg and "> 0" in cfg and "`data.input_size`" in cfg
     models = mkdocs_hooks.models_page()
-    assert "## `default`" in models and "AFW NME" in models
+    assert "[`default`](models/default.md)" in models and "AFW NME" in models
+    page = mkdocs_hooks.model_page("default", json.loads((ROOT / "heatmark" / "weights" / "default.json").read_text())["card"])
+    assert page.startswith("# `default`") and "heatmark.Landmarker()" in page and "## Terms" in page
 
 
 def test_no_development_history_in_the_project_text():
