@@ -111,10 +111,11 @@ class Landmarker:
     Args:
         weights: a heatmark ``.safetensors`` file, an ``.onnx`` file from ``heatmark export`` (then inference runs
             on onnxruntime and NumPy, without importing torch), or the name of a shipped model: ``"default"``
-            (used when None) or ``"synthetic"`` (``"mixing"``, a name of an earlier release, means ``"default"``). A
-            shipped name wins over a local path of that name.
-        detector: ``"mtcnn"`` (default; shipped, onnxruntime), ``"opencv"`` (Haar cascade: faster, finds fewer
-            faces), ``"dlib"``, a callable ``rgb -> (boxes (N, 4), scores (N,))``, or
+            (used when None), ``"fast"`` or ``"synthetic"`` (``"mixing"``, an earlier release's name, means
+            ``"default"``). A shipped name wins over a local path of that name.
+        detector: ``"mtcnn"`` (default; shipped, onnxruntime; ``"mtcnn:48"`` skips faces under 48 px, faster),
+            ``"opencv"`` (Haar cascade: faster, finds fewer faces), ``"dlib"``, a callable
+            ``rgb -> (boxes (N, 4), scores (N,))``, or
             None (then pass ``boxes`` to :meth:`predict`).
         device: ``"cpu"`` or ``"cuda"`` (torch backend).
         backend: ``"auto"`` (default: onnxruntime when the model has an ONNX file, as every shipped model does,

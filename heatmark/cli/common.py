@@ -9,8 +9,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1]
 BUNDLED_SAMPLES = PACKAGE / "assets" / "samples"
 BUNDLED_PHOTO = BUNDLED_SAMPLES / "photo.jpg"
-WEIGHTS_HELP = ("a .safetensors or .onnx file, or a shipped model: default (the most accurate; used when absent) "
-                "or synthetic (no real landmark labels)")
+WEIGHTS_HELP = ("a .safetensors or .onnx file, or a shipped model: default (the most accurate; used when absent), "
+                "fast (smaller network) or synthetic (no real landmark labels)")
 
 
 def report_skipped(errors) -> None:
