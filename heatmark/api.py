@@ -374,5 +374,6 @@ class Landmarker:
             >>> pts, scores = lm.track(frame1, pts, color="bgr")
         """
         rgb = as_rgb(image, color)
-        pts, scores = self.predict_boxes(rgb, [box_from_landmarks(previous, self.box_scale, expand=self.scheme.box_expand)])
+        box = box_from_landmarks(previous, self.box_scale, expand=self.scheme.box_expand)
+        pts, scores = self.predict_boxes(rgb, [box])
         return pts[0], scores[0]

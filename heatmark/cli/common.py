@@ -91,5 +91,6 @@ def detector_name(full: bool = False):
             except HeatmarkError as e:
                 raise argparse.ArgumentTypeError(str(e)) from None
             return value
-        raise argparse.ArgumentTypeError(f"invalid detector {value!r}; choose from {', '.join(valid)} or mtcnn:MIN_FACE")
+        raise argparse.ArgumentTypeError(f"invalid detector {value!r}; choose from {', '.join(valid)} "
+                                         "or mtcnn:MIN_FACE")
     return check
