@@ -24,7 +24,8 @@ def open_session(path: str | Path, threads: int | None = None):
     try:
         import onnxruntime as ort
     except ImportError:
-        raise HeatmarkError("ONNX inference needs onnxruntime, a dependency of heatmark: pip install onnxruntime") from None
+        raise HeatmarkError("ONNX inference needs onnxruntime, a dependency of heatmark: "
+                            "pip install onnxruntime") from None
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or os.cpu_count() or 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
