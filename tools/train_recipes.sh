@@ -23,6 +23,8 @@ done
 wait
 AFW="--dataset 300w --root $S/300w_afw"
 heatmark eval $AFW --weights "$RUNS/grey/final.safetensors" --json "$OUT/grey.json"
+# the colour run of the same recipe (tools/train_default.sh), as trained: before the shipped label-bias offset
+heatmark eval $AFW --weights "$RUNS/default/final.safetensors" --json "$OUT/colour_default_recipe.json"
 heatmark eval $AFW --weights "$RUNS/five_point/final.safetensors" --json "$OUT/five_point.json"
 # like for like: both read AFW as 5 points (crops from the 5-point box, as for CUHK/MTFL data)
 heatmark eval $AFW --weights "$RUNS/five_point/final.safetensors" --scheme face5 --json "$OUT/five_point_5pt_boxes.json"
