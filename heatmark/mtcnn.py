@@ -68,7 +68,8 @@ def _pyramid_crops(sources: list[tuple[float, float, np.ndarray]], boxes: np.nda
         return _net_input(np.zeros((0, size, size, 3), np.uint8))
     side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
     need = big / np.maximum(side, 1e-6)  # the scale at which the box is `big` pixels wide
-    fine_enough = np.array([[min(sx, sy) >= t * 0.999 for sx, sy, _ in sources] for t in need])
+    scales = np.array([min(sx, sy) for sx, sy, _ in sources])
+    fine_enough = scales[None, :] >= need[:, None] * 0.999  # (N, levels)
     choice = np.where(fine_enough, np.arange(len(sources)), -1).max(1).clip(0)  # the coarsest fine-enough one
     u = (np.arange(big) + 0.5) / big  # sample centres as fractions of the box
     for j in np.unique(choice):

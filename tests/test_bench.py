@@ -65,6 +65,9 @@ def test_frontier_times_every_shipped_model_beside_its_card():
         assert r["nme"] == cards[r["model"]]["accuracy"]["nme"] and r["ms_per_face"] > 0 and r["file_mb"] > 0
         assert r["onnx"].startswith(r["model"] + ".") and r["onnx"].endswith(".onnx")
     assert {r["model"]: r["real_labels"] for r in rows}.get("synthetic", False) is False
+    # a time already measured for a shipped file (bench speed's "as shipped" row) is reused, not taken again
+    again = frontier([(rgb, [10.0, 10.0, 120.0, 120.0])], repeats=1, known={rows[0]["onnx"]: 123.0})
+    assert again[0]["ms_per_face"] == 123.0 and again[0]["model"] == rows[0]["model"]
 
 
 def test_speed_page_records_its_command_and_frontier(tmp_path):

@@ -79,13 +79,13 @@ def positive_int(text: str) -> int:
 def detector_name(full: bool = False):
     """argparse type: mtcnn, opencv, dlib, mtcnn:MIN_FACE (and full where ``full``), with a clear error."""
     def check(value: str) -> str:
-        valid = ["mtcnn", "opencv", "dlib"] + (["full"] if full else [])
+        from heatmark.detect import DETECTORS, mtcnn_min_face
+        from heatmark.errors import HeatmarkError
+
+        valid = [*DETECTORS, *(["full"] if full else [])]
         if value in valid:
             return value
         if value.startswith("mtcnn:"):
-            from heatmark.detect import mtcnn_min_face
-            from heatmark.errors import HeatmarkError
-
             try:
                 mtcnn_min_face(value)
             except HeatmarkError as e:
