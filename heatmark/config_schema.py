@@ -86,6 +86,12 @@ class EvalConfig(_Section):
     norm: str = "default"
 
 
+class DistillConfig(_Section):
+    """Knowledge distillation: the heatmap target becomes ``(1 - weight) · label + weight · teacher heatmap``."""
+    teacher: str = Field(min_length=1)  # a shipped model's name or a .safetensors file of a heatmap model
+    weight: float = Field(0.5, gt=0, le=1)
+
+
 class RunConfig(_Section):
     seed: int = Field(0, ge=0)
     data: DataConfig
@@ -96,6 +102,7 @@ class RunConfig(_Section):
     augment: str | dict[str, Any] | None = "full_bg"
     optim: OptimConfig
     eval: EvalConfig
+    distill: DistillConfig | None = None
 
     @model_validator(mode="after")
     def _strides_agree(self) -> RunConfig:
@@ -104,6 +111,9 @@ class RunConfig(_Section):
             c = self.codec.get("stride", 4)
             if m != c:
                 raise ValueError(f"model.options.stride={m} and codec.stride={c} differ; set both to the same value")
+        if self.distill is not None and self.model.head != "heatmap":
+            raise ValueError("distill needs the heatmap head (the student learns the teacher's heatmaps); "
+                             "remove distill or set model.head=heatmap")
         return self
 
 

@@ -33,6 +33,10 @@ def test_nms_union_and_min():
     assert nms(boxes[:0], scores[:0], 0.5).tolist() == []
 
 
+def _area(b):
+    return (b[2] - b[0]) * (b[3] - b[1])
+
+
 def _greedy_nms(boxes, scores, threshold):
     """Reference: the textbook greedy loop (suppress IoU > threshold), best first, ties in index order."""
     order, keep = sorted(range(len(boxes)), key=lambda i: -scores[i]), []
@@ -41,8 +45,7 @@ def _greedy_nms(boxes, scores, threshold):
         for j in keep:
             w = max(0.0, min(boxes[i][2], boxes[j][2]) - max(boxes[i][0], boxes[j][0]))
             h = max(0.0, min(boxes[i][3], boxes[j][3]) - max(boxes[i][1], boxes[j][1]))
-            a = lambda b: (b[2] - b[0]) * (b[3] - b[1])
-            if w * h > threshold * (a(boxes[i]) + a(boxes[j]) - w * h):
+            if w * h > threshold * (_area(boxes[i]) + _area(boxes[j]) - w * h):
                 ok = False
                 break
         if ok:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import typing
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,6 +61,10 @@ def config_reference() -> str:
         rows = []
         for name, f in model.model_fields.items():
             ann = f.annotation
+            optional = [a for a in typing.get_args(ann) if getattr(a, "model_fields", None) is not None]
+            if optional:  # an optional section (``distill: ... | None``): absent unless set; list its keys
+                rows.append(f"| `{prefix}{name}` | section | absent | optional: its keys under `{prefix}{name}` |")
+                ann = optional[0]
             sub = getattr(ann, "model_fields", None)
             if sub is not None:
                 section(ann, f"{prefix}{name}.")

@@ -24,14 +24,14 @@ import torch.distributed as dist
 from heatmark.atomic import remove_stale_temporaries
 from heatmark.checkpoint import load_tensors, model_meta, save_model, save_tensors
 from heatmark.codecs import create_codec
-from heatmark.config import validate_config
 from heatmark.codecs.decoders import decode_soft_argmax
+from heatmark.config import validate_config
 from heatmark.data.crops import transform_points
 from heatmark.data.schemes import get_scheme
-from heatmark.engine.device import pick_device
-from heatmark.engine.training_utils import EMA, config_changes, git_commit, refuse_existing_run
 from heatmark.engine.data import MixDataset, MixSampler, build_source, collate
+from heatmark.engine.device import pick_device
 from heatmark.engine.evaluate import evaluate, predict_dataset
+from heatmark.engine.training_utils import EMA, config_changes, git_commit, refuse_existing_run
 from heatmark.errors import ConfigError, HeatmarkError
 from heatmark.losses import create_loss
 from heatmark.models import count_parameters, create_model
@@ -75,6 +75,7 @@ class Trainer:
         sources = self._build_data()
         self._build_model(sources, resume)
         self._build_loss()
+        self._build_teacher()
         self._build_optimizer()
         self.epoch = self.step = 0
         self.best = math.inf
@@ -135,7 +136,7 @@ class Trainer:
     def _build_loss(self) -> None:
         """The main loss (heatmap or coordinate, matching the head) and the optional auxiliary one."""
         cfg = self.cfg
-        lp = dict((cfg["loss"].get("params") or {}))
+        lp = dict(cfg["loss"].get("params") or {})
         self.loss_fn = create_loss(cfg["loss"]["name"], **lp)
         if self.loss_fn.kind != ("coords" if self.head == "regression" else "heatmap"):
             raise ConfigError(f"loss {cfg['loss']['name']!r} is a {self.loss_fn.kind} loss; the {self.head} head "
@@ -147,6 +148,40 @@ class Trainer:
             a = dict(cfg["aux"])
             self.aux = (create_loss(a.get("loss", "l1"), **(a.get("params") or {})), float(a.get("weight", 1.0)),
                         float(a.get("beta", self.codec.beta)))
+
+    def _build_teacher(self) -> None:
+        """The frozen teacher of knowledge distillation (config ``distill``), checked against the student: same
+        landmark scheme, input size and heatmap size, so its heatmaps can be mixed into the targets."""
+        self.teacher = None
+        d = self.cfg.get("distill")
+        if not d:
+            return
+        from heatmark.checkpoint import load_model
+        from heatmark.shipped import resolve_weights
+
+        path = resolve_weights(d["teacher"])
+        if path.suffix != ".safetensors":
+            raise ConfigError(f"distill.teacher: {path} is not a .safetensors weights file; give a shipped model's "
+                              "name or a heatmark training run's final.safetensors")
+        if not path.is_file():
+            raise ConfigError(f"distill.teacher: {path} not found; give a shipped model's name or the path of a "
+                              "heatmark training run's final.safetensors")
+        teacher, codec, scheme, _ = load_model(path, expect={"head": "heatmap"})
+        problems = [f"{what} {got} (student {want})" for what, got, want in (
+            ("scheme", scheme.name, self.scheme.name), ("points", scheme.num_points, self.scheme.num_points),
+            ("input size", codec.input_size, self.input_size),
+            ("heatmap size", codec.heatmap_size, self.codec.heatmap_size)) if got != want]
+        if problems:
+            raise ConfigError(f"distill.teacher: {path} does not fit the student: {'; '.join(problems)}; train "
+                              "the student with the teacher's scheme, data.input_size and codec.stride")
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        teacher.to(self.device).eval()
+        if self.cuda:
+            teacher = teacher.to(memory_format=torch.channels_last)
+        self.teacher = (teacher, float(d.get("weight", 0.5)))
+        if self.main:
+            self.log(f"distilling from {path} (teacher heatmaps weigh {self.teacher[1]:g} in the targets)")
 
     def _build_optimizer(self) -> None:
         """AdamW, warm-up + cosine schedule over the step budget, EMA, mixed precision on CUDA."""
@@ -244,6 +279,10 @@ class Trainer:
         target, weight = self.codec.encode(pts, vis)
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16,
                             enabled=self.amp_dtype is not None):
+            if self.teacher is not None:  # distillation: the label's Gaussians mixed with the teacher's heatmaps
+                teacher, w = self.teacher
+                with torch.no_grad():
+                    target = (1 - w) * target + w * teacher(x).float().clamp(0, 1)
             out = self.net(x)
         out = out.float()
         loss = self.loss_fn(out, target, weight)
