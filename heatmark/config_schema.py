@@ -57,7 +57,7 @@ class DataConfig(_Section):
 
 
 class ModelConfig(_Section):
-    head: Literal["heatmap", "regression"] = "heatmap"
+    head: Literal["heatmap", "pip", "regression"] = "heatmap"
     backbone: str = "resnet18"
     options: dict[str, Any] = Field(default_factory=dict)
     in_channels: Literal[1, 3] = 3  # 1: a grey model (colour input converted inside the network)
@@ -106,9 +106,10 @@ class RunConfig(_Section):
 
     @model_validator(mode="after")
     def _strides_agree(self) -> RunConfig:
-        if self.model.head == "heatmap":
-            m = self.model.options.get("stride", 4)
-            c = self.codec.get("stride", 4)
+        if self.model.head in ("heatmap", "pip"):
+            default = 4 if self.model.head == "heatmap" else 16
+            m = self.model.options.get("stride", default)
+            c = self.codec.get("stride", default)
             if m != c:
                 raise ValueError(f"model.options.stride={m} and codec.stride={c} differ; set both to the same value")
         if self.distill is not None and self.model.head != "heatmap":

@@ -1,4 +1,5 @@
-"""Losses for coordinates (B, K, 2) and heatmaps (B, K, H, W), all with per-point weights (B, K).
+"""Losses for coordinates (B, K, 2), heatmaps (B, K, H, W) and pixel-in-pixel maps (B, 3K, h, w), all with
+per-point weights (B, K).
 
 A weight of 0 masks a point (missing, occluded, outside the crop); results are means over the weighted
 points, so masking never rescales the loss of the remaining ones.
@@ -140,14 +141,39 @@ class AdaptiveWingLoss(HeatmapLoss):
         return _weighted_mean(self.elementwise(pred, target) * self.loss_map_weight(target), weight)
 
 
+class PipLoss(nn.Module):
+    """Pixel-in-pixel loss (as PIPNet): ``score_weight`` · MSE of the score maps against the one-hot cell
+    target, plus the L1 error of the x and y offsets (in cells) over the cells within ``radius`` of the point's
+    cell, so a neighbouring best cell still decodes near the point. Targets from
+    :class:`heatmark.codecs.pip.PipCodec` (B, 3K, h, w)."""
+
+    kind = "pip"
+
+    def __init__(self, score_weight: float = 10.0, radius: int = 1):
+        super().__init__()
+        if score_weight <= 0 or radius < 0:
+            raise ConfigError(f"pip loss: score_weight must be > 0 and radius >= 0, got {score_weight}, {radius}")
+        self.score_weight, self.radius = float(score_weight), int(radius)
+
+    def forward(self, pred, target, weight=None):
+        k = pred.shape[1] // 3
+        score = ((pred[:, :k] - target[:, :k]) ** 2).flatten(2).mean(-1)  # (B, K)
+        r = self.radius
+        near = F.max_pool2d(target[:, :k], 2 * r + 1, stride=1, padding=r) if r else target[:, :k]
+        err = (pred[:, k:2 * k] - target[:, k:2 * k]).abs() + (pred[:, 2 * k:] - target[:, 2 * k:]).abs()
+        offset = (err * near).flatten(2).sum(-1) / near.flatten(2).sum(-1).clamp(min=1)
+        return _weighted_mean((self.score_weight * score + offset)[..., None], weight)
+
+
 LOSSES: dict[str, type[nn.Module]] = {
     "mse": MSELoss, "l1": L1Loss, "smooth_l1": SmoothL1Loss, "wing": WingLoss, "soft_wing": SoftWingLoss,
-    "heatmap_mse": HeatmapMSELoss, "awing": AdaptiveWingLoss,
+    "heatmap_mse": HeatmapMSELoss, "awing": AdaptiveWingLoss, "pip": PipLoss,
 }
 
 
 def create_loss(name: str, **kw) -> nn.Module:
-    """A loss by name: mse, l1, smooth_l1, wing, soft_wing (coordinates); heatmap_mse, awing (heatmaps)."""
+    """A loss by name: mse, l1, smooth_l1, wing, soft_wing (coordinates); heatmap_mse, awing (heatmaps); pip
+    (pixel-in-pixel maps)."""
     cls = LOSSES.get(name)
     if cls is None:
         raise ConfigError(f"unknown loss {name!r}; valid: {sorted(LOSSES)}")

@@ -9,7 +9,7 @@ from heatmark.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("head", ["heatmap", "regression"])
+@pytest.mark.parametrize("head", ["heatmap", "pip", "regression"])
 def test_shipped_configs_match_recipes(head):
     cfg = load_config(ROOT / "configs" / f"{head}.yaml")
     assert cfg == merge_config(DEFAULTS, HEAD_RECIPES[head])

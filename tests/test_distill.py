@@ -43,7 +43,7 @@ def test_targets_mix_the_labels_with_the_teacher_heatmaps(fixtures, tmp_path, te
     with torch.no_grad():
         heat = tmodel(batch["image"]).clamp(0, 1)
     torch.testing.assert_close(seen["target"], (1 - weight) * labels + weight * heat, atol=1e-5, rtol=1e-4)
-    assert all(not p.requires_grad for p in t.teacher[0].parameters())  # frozen
+    assert all(not p.requires_grad for p in t.teacher.model.parameters())  # frozen
 
 
 def test_a_distilled_student_trains_and_records_its_teacher(fixtures, tmp_path, teacher):

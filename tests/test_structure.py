@@ -49,7 +49,7 @@ def test_importtime_of_help_lists_no_torch():
     ("codec.sigma=-1", "codec", "sigma must be > 0"),
     ("loss.name=nope", "loss.params", "unknown loss 'nope'"),
     ("model.options.bogus=1", "model.options", "bogus"),
-    ("model.head=cnn", "model.head", "'heatmap' or 'regression'"),
+    ("model.head=cnn", "model.head", "'heatmap', 'pip' or 'regression'"),
     ("augment=wild", "augment", "wild"),
     ("data.train=[{dataset: facesynthetics, root: x, relabel: outline}]", "data.train.0.relabel", "silhouette"),
     ("data.train=[{dataset: facesynth, root: x}]", "data.train.0.dataset", "facesynth"),

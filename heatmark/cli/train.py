@@ -8,7 +8,8 @@ from pathlib import Path
 
 
 def add_arguments(tr: argparse.ArgumentParser) -> None:
-    tr.add_argument("--head", choices=["heatmap", "regression"], help="head recipe (default heatmap)")
+    tr.add_argument("--head", choices=["heatmap", "pip", "regression"],
+                    help="head recipe (default heatmap; pip: pixel-in-pixel maps, no decoder)")
     tr.add_argument("--config", help="YAML config (see configs/)")
     tr.add_argument("--train", action="append", metavar="DATASET:ROOT[@RATIO]",
                     help="training source, repeatable; ratios mix sources (e.g. facesynthetics:DIR@0.6)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 
 _LAZY = {"DECODERS": "heatmark.codecs.decoders", "HeatmapCodec": "heatmark.codecs.heatmap",
-         "RegressionCodec": "heatmark.codecs.regression"}
+         "PipCodec": "heatmark.codecs.pip", "RegressionCodec": "heatmark.codecs.regression"}
 
 
 def __getattr__(name: str):
@@ -19,19 +19,26 @@ def __getattr__(name: str):
 
 
 def create_codec(head: str, input_size: int, **kw):
-    """The codec for a head type: ``heatmap`` (kw: stride, sigma, decoder, ...) or ``regression``."""
+    """The codec for a head type: ``heatmap`` (kw: stride, sigma, decoder, ...), ``pip`` (kw: stride) or
+    ``regression``."""
     from heatmark.codecs.heatmap import HeatmapCodec
+    from heatmark.codecs.pip import PipCodec
     from heatmark.codecs.regression import RegressionCodec
     from heatmark.errors import ConfigError
 
     if head == "heatmap":
         return HeatmapCodec(input_size=input_size, **kw)
+    if head == "pip":
+        unknown = set(kw) - {"stride", "point_offset"}
+        if unknown:
+            raise ConfigError(f"the pip codec takes stride and point_offset, got {sorted(kw)}")
+        return PipCodec(input_size=input_size, **kw)
     if head == "regression":
         offset = kw.pop("point_offset", None)
         if kw:
             raise ConfigError(f"the regression codec takes no options but point_offset, got {sorted(kw)}")
         return RegressionCodec(input_size=input_size, point_offset=offset)
-    raise ConfigError(f"unknown head {head!r}; valid: heatmap, regression")
+    raise ConfigError(f"unknown head {head!r}; valid: heatmap, pip, regression")
 
 
-__all__ = ["DECODERS", "HeatmapCodec", "RegressionCodec", "create_codec"]
+__all__ = ["DECODERS", "HeatmapCodec", "PipCodec", "RegressionCodec", "create_codec"]

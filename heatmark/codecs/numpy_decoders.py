@@ -120,6 +120,20 @@ def decode_local_soft_argmax(hm: np.ndarray, radius: int = 2, beta: float = 20.0
     return np.stack([(p.sum(-2) * xs).sum(-1), (p.sum(-1) * ys).sum(-1)], -1), vals
 
 
+def decode_pip(output: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel-in-pixel output (N, 3K, h, w) → points (N, K, 2) in input pixels, scores (N, K): the best cell of
+    each score map plus the offsets predicted there (as :meth:`heatmark.codecs.pip.PipCodec.decode`)."""
+    n, c3, h, w = output.shape
+    k = c3 // 3
+    flat = output.reshape(n, c3, h * w)
+    idx = flat[:, :k].argmax(-1)[..., None]
+    score = np.take_along_axis(flat[:, :k], idx, -1)[..., 0]
+    ox = np.take_along_axis(flat[:, k:2 * k], idx, -1)[..., 0]
+    oy = np.take_along_axis(flat[:, 2 * k:], idx, -1)[..., 0]
+    idx = idx[..., 0]
+    return np.stack([(idx % w + 0.5 + ox) * stride, (idx // w + 0.5 + oy) * stride], -1), score
+
+
 DECODERS: dict[str, tuple] = {  # name -> (function, the codec parameters it takes), as in codecs.decoders
     "argmax": (decode_argmax, ()),
     "quarter": (decode_quarter, ()),
@@ -130,9 +144,10 @@ DECODERS: dict[str, tuple] = {  # name -> (function, the codec parameters it tak
 
 
 class NumpyCodec:
-    """Decoding of a network's output (heatmaps or normalised coordinates) to crop pixels, from a weights
-    file's codec description (``meta["codec"]``) — what :class:`~heatmark.codecs.HeatmapCodec` and
-    :class:`~heatmark.codecs.RegressionCodec` do at decode time, without torch."""
+    """Decoding of a network's output (heatmaps, pixel-in-pixel maps or normalised coordinates) to crop pixels,
+    from a weights file's codec description (``meta["codec"]``) — what :class:`~heatmark.codecs.HeatmapCodec`,
+    :class:`~heatmark.codecs.pip.PipCodec` and :class:`~heatmark.codecs.RegressionCodec` do at decode time,
+    without torch."""
 
     def __init__(self, codec: dict, input_size: int):
         self.kind = codec.get("kind", "heatmap")
@@ -146,6 +161,13 @@ class NumpyCodec:
     def decode(self, output: np.ndarray, method: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         if self.kind == "regression":
             return output * self.input_size, np.ones(output.shape[:-1], output.dtype)
+        if self.kind == "pip":
+            if method not in (None, "pip"):
+                from heatmark.errors import ConfigError
+
+                raise ConfigError(f"decoder {method!r}: a pip model decodes with its own offsets; heatmap decoders "
+                                  "(argmax, dark, ...) apply to heatmap models")
+            return decode_pip(output, self.stride)
         method = method or self.decoder
         if method not in DECODERS:
             from heatmark.errors import ConfigError

@@ -12,6 +12,11 @@ HEAD_RECIPES: dict[str, dict] = {
         "codec": {"stride": 4, "sigma": 1.5, "decoder": "dark"},
         "loss": {"name": "awing", "params": {}},
     },
+    "pip": {
+        "model": {"head": "pip", "backbone": "resnet18", "options": {"stride": 16}},
+        "codec": {"stride": 16},
+        "loss": {"name": "pip", "params": {}},
+    },
     "regression": {
         "model": {"head": "regression", "backbone": "resnet18", "options": {}},
         "codec": {},

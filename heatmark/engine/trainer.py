@@ -30,6 +30,7 @@ from heatmark.data.crops import transform_points
 from heatmark.data.schemes import get_scheme
 from heatmark.engine.data import MixDataset, MixSampler, build_source, collate
 from heatmark.engine.device import pick_device
+from heatmark.engine.distill import load_teacher
 from heatmark.engine.evaluate import evaluate, predict_dataset
 from heatmark.engine.training_utils import EMA, config_changes, git_commit, refuse_existing_run
 from heatmark.errors import ConfigError, HeatmarkError
@@ -138,9 +139,12 @@ class Trainer:
         cfg = self.cfg
         lp = dict(cfg["loss"].get("params") or {})
         self.loss_fn = create_loss(cfg["loss"]["name"], **lp)
-        if self.loss_fn.kind != ("coords" if self.head == "regression" else "heatmap"):
+        needs = {"regression": "coords", "heatmap": "heatmap", "pip": "pip"}[self.head]
+        if self.loss_fn.kind != needs:
+            names = {"coords": "coordinate loss (wing, l1, ...)", "heatmap": "heatmap loss (awing, heatmap_mse)",
+                     "pip": "pip loss"}
             raise ConfigError(f"loss {cfg['loss']['name']!r} is a {self.loss_fn.kind} loss; the {self.head} head "
-                              f"needs a {'coordinate' if self.head == 'regression' else 'heatmap'} loss")
+                              f"needs a {names[needs]}")
         if self.head == "regression" and "pixel_scale" not in lp:
             self.loss_fn.pixel_scale = self.codec.pixel_scale  # loss parameters are in crop pixels
         self.aux = None
@@ -150,38 +154,13 @@ class Trainer:
                         float(a.get("beta", self.codec.beta)))
 
     def _build_teacher(self) -> None:
-        """The frozen teacher of knowledge distillation (config ``distill``), checked against the student: same
-        landmark scheme, input size and heatmap size, so its heatmaps can be mixed into the targets."""
+        """The frozen teacher of knowledge distillation (config ``distill``; see :mod:`heatmark.engine.distill`)."""
         self.teacher = None
-        d = self.cfg.get("distill")
-        if not d:
-            return
-        from heatmark.checkpoint import load_model
-        from heatmark.shipped import resolve_weights
-
-        path = resolve_weights(d["teacher"])
-        if path.suffix != ".safetensors":
-            raise ConfigError(f"distill.teacher: {path} is not a .safetensors weights file; give a shipped model's "
-                              "name or a heatmark training run's final.safetensors")
-        if not path.is_file():
-            raise ConfigError(f"distill.teacher: {path} not found; give a shipped model's name or the path of a "
-                              "heatmark training run's final.safetensors")
-        teacher, codec, scheme, _ = load_model(path, expect={"head": "heatmap"})
-        problems = [f"{what} {got} (student {want})" for what, got, want in (
-            ("scheme", scheme.name, self.scheme.name), ("points", scheme.num_points, self.scheme.num_points),
-            ("input size", codec.input_size, self.input_size),
-            ("heatmap size", codec.heatmap_size, self.codec.heatmap_size)) if got != want]
-        if problems:
-            raise ConfigError(f"distill.teacher: {path} does not fit the student: {'; '.join(problems)}; train "
-                              "the student with the teacher's scheme, data.input_size and codec.stride")
-        for p in teacher.parameters():
-            p.requires_grad_(False)
-        teacher.to(self.device).eval()
-        if self.cuda:
-            teacher = teacher.to(memory_format=torch.channels_last)
-        self.teacher = (teacher, float(d.get("weight", 0.5)))
-        if self.main:
-            self.log(f"distilling from {path} (teacher heatmaps weigh {self.teacher[1]:g} in the targets)")
+        if self.cfg.get("distill"):
+            self.teacher = load_teacher(self.cfg["distill"], self.scheme, self.input_size, self.codec, self.device)
+            if self.main:
+                self.log(f"distilling from {self.teacher.path} (teacher heatmaps weigh {self.teacher.weight:g} in "
+                         "the targets)")
 
     def _build_optimizer(self) -> None:
         """AdamW, warm-up + cosine schedule over the step budget, EMA, mixed precision on CUDA."""
@@ -280,9 +259,7 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16,
                             enabled=self.amp_dtype is not None):
             if self.teacher is not None:  # distillation: the label's Gaussians mixed with the teacher's heatmaps
-                teacher, w = self.teacher
-                with torch.no_grad():
-                    target = (1 - w) * target + w * teacher(x).float().clamp(0, 1)
+                target = self.teacher.mix(x, target)
             out = self.net(x)
         out = out.float()
         loss = self.loss_fn(out, target, weight)

@@ -20,13 +20,13 @@ def heatmaps(weights: str | Path, image: str | Path, out: Path, box=None, cols: 
     import torch
 
     from heatmark.api import Landmarker, as_rgb
-    from heatmark.data.crops import crop_matrix
-    from heatmark.data.crops import warp
+    from heatmark.data.crops import crop_matrix, warp
     from heatmark.detect import crop_box_from_detection
 
     lm = Landmarker(weights, detector=None if box is not None else "mtcnn")
     if lm.codec is None or lm.codec.kind != "heatmap":
-        raise HeatmarkError(f"{lm.weights}: viz heatmaps needs a heatmap model (.safetensors), not a regressor")
+        raise HeatmarkError(f"{lm.weights}: viz heatmaps needs a heatmap model (.safetensors), not a "
+                            f"{getattr(lm.codec, 'kind', 'onnx')} model")
     rgb = as_rgb(image)
     if box is None:
         boxes, _ = lm.detect(rgb)

@@ -12,14 +12,15 @@ from heatmark.errors import ConfigError
 from heatmark.models.backbones import BACKBONES, create_backbone
 from heatmark.models.common import count_parameters
 from heatmark.models.heatmap import HeatmapModel
+from heatmark.models.pip import PipModel
 from heatmark.models.regression import RegressionModel
 
-HEADS = {"regression": RegressionModel, "heatmap": HeatmapModel}
+HEADS = {"regression": RegressionModel, "heatmap": HeatmapModel, "pip": PipModel}
 
 
 def create_model(head: str = "heatmap", backbone: str = "resnet18", num_points: int = 68, **kw) -> nn.Module:
-    """Build a model. ``head``: ``regression`` (kw: hidden, dropout, backbone_kw) or ``heatmap``
-    (kw: arch, stride, decoder_channels, fpn_channels). The arguments are kept on ``model.config`` so
+    """Build a model. ``head``: ``regression`` (kw: hidden, dropout, backbone_kw), ``heatmap``
+    (kw: arch, stride, decoder_channels, fpn_channels) or ``pip`` (kw: stride, head_channels). The arguments are kept on ``model.config`` so
     the same model can be rebuilt from a checkpoint's sidecar: ``create_model(**model.config)``."""
     cls = HEADS.get(head)
     if cls is None:
@@ -33,5 +34,5 @@ def create_model(head: str = "heatmap", backbone: str = "resnet18", num_points: 
     return model
 
 
-__all__ = ["BACKBONES", "HEADS", "HeatmapModel", "RegressionModel", "count_parameters", "create_backbone",
-           "create_model"]
+__all__ = ["BACKBONES", "HEADS", "HeatmapModel", "PipModel", "RegressionModel", "count_parameters",
+           "create_backbone", "create_model"]
