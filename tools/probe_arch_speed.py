@@ -1,4 +1,5 @@
-"""Network-only CPU speed of candidate heatmap architectures (random weights), through onnxruntime.
+"""Network-only CPU speed of candidate heatmap and pixel-in-pixel architectures (random weights), through
+onnxruntime.
 
 Used to pick the shipped models' network: the accuracy of a candidate comes from training it, its speed from
 here. Prints one line per candidate: parameters, ms per face at batch 1 (median of --repeats runs).
@@ -26,6 +27,10 @@ CANDIDATES = {
     "unet-mobilenetv3_small s128": ("tu-mobilenetv3_small_100", 128, {"decoder_channels": [64, 32, 24, 16, 8]}),
     "unet-lcnet_100 s128": ("tu-lcnet_100", 128, {"decoder_channels": [128, 64, 32, 16, 8]}),
     "unet-resnet10t s128": ("tu-resnet10t", 128, {"decoder_channels": [128, 64, 32, 16, 8]}),
+    # pixel-in-pixel heads (no decoder): a score and x/y offsets per cell of the encoder's grid
+    "pip-mobilenetv3_small stride16 h128 s128": ("tu-mobilenetv3_small_100", 128,
+                                                 {"head": "pip", "stride": 16, "head_channels": 128}),
+    "pip-mobilenet_v2 stride16 h128 s128": ("mobilenet_v2", 128, {"head": "pip", "stride": 16, "head_channels": 128}),
 }
 
 
@@ -38,7 +43,7 @@ def main() -> None:
     import os
 
     from heatmark.export import export_onnx
-    from heatmark.models.heatmap import HeatmapModel
+    from heatmark.models import create_model
     from heatmark.onnx_runtime import open_session
 
     print(f"# load average {os.getloadavg()[0]:.2f}, onnxruntime threads {args.threads}")
@@ -47,7 +52,9 @@ def main() -> None:
             if args.only and not any(o in name for o in args.only):
                 continue
             try:
-                model = HeatmapModel(backbone=backbone, num_points=68, stride=4, **opts)
+                opts = dict(opts)
+                head = opts.pop("head", "heatmap")
+                model = create_model(head, backbone, 68, **({"stride": 4} if head == "heatmap" else {}), **opts)
             except Exception as e:  # noqa: BLE001 - a probe: report and go on
                 print(f"{name:50s} cannot build: {e}")
                 continue
