@@ -38,8 +38,10 @@ class HeatmapModel(nn.Module):
         super().__init__()
         import segmentation_models_pytorch as smp
 
-        if stride not in (1, 2, 4):
-            raise ConfigError(f"heatmap output stride must be 1, 2 or 4, got {stride}")
+        if stride not in (1, 2, 4, 8):
+            raise ConfigError(f"heatmap output stride must be 1, 2, 4 or 8, got {stride}")
+        if stride == 8 and arch.lower() != "unet":
+            raise ConfigError(f"heatmap output stride 8 needs arch unet (the {arch} decoder ends at stride 4)")
         self.num_points, self.stride, self.arch = num_points, stride, arch.lower()
         self.normalize = Normalize(in_channels=in_channels)  # in_channels 1: the network sees grey images
         encoder = ENCODER_ALIASES.get(backbone, backbone)
