@@ -68,4 +68,6 @@ def test_bad_model_options():
     with pytest.raises(ConfigError, match="unknown backbone"):
         create_model("regression", "resnet1000")
     with pytest.raises(ConfigError, match="stride"):
-        create_model("heatmap", "resnet18", stride=8)
+        create_model("heatmap", "resnet18", stride=16)
+    with pytest.raises(ConfigError, match="stride 8 needs arch unet"):
+        create_model("heatmap", "resnet18", arch="fpn", stride=8)
