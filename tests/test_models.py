@@ -71,3 +71,11 @@ def test_bad_model_options():
         create_model("heatmap", "resnet18", stride=16)
     with pytest.raises(ConfigError, match="stride 8 needs arch unet"):
         create_model("heatmap", "resnet18", arch="fpn", stride=8)
+
+
+def test_unet_heatmaps_at_stride_8():
+    import torch
+
+    m = create_model("heatmap", "mobilenetv3_small", 68, stride=8, decoder_channels=[64, 32, 24, 16, 8]).eval()
+    with torch.no_grad():
+        assert m(torch.zeros(1, 3, 128, 128)).shape == (1, 68, 16, 16)
