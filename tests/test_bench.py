@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from heatmark.cli import main
@@ -91,3 +93,26 @@ def test_speed_page_records_its_command_and_frontier(tmp_path):
     assert speed_command(args) in page and "| fast | `fast.int8.onnx` | 1.40 | 2.0 | 5.00 | 4.00 | 1.50 | 1.50 |" in page
     png = tmp_path / "speed_frontier.png"
     assert "![frontier](speed_frontier.png)" in page and Image.open(png).size[0] >= 600
+
+
+def test_candidate_runs_join_the_frontier_with_their_accuracy(fixtures, tmp_path):
+    """bench speed --candidates: a finished run's final weights, exported to ONNX and timed, with the NME of its
+    validation set measured here; a folder that is no finished run is refused by name."""
+    pytest.importorskip("onnxruntime")
+    from test_train import _quiet, small_cfg
+
+    from heatmark.cli import BUNDLED_PHOTO
+    from heatmark.data.image_io import read_image
+    from heatmark.engine.speed import candidate_rows
+    from heatmark.engine.trainer import Trainer
+    from heatmark.errors import HeatmarkError
+
+    run = tmp_path / "pip_run"
+    Trainer(small_cfg(fixtures, tmp_path, head="pip", epochs=1), run, progress=False, log=_quiet).fit()
+    last_val = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["val_nme"]
+    rows = candidate_rows([run], [(read_image(BUNDLED_PHOTO), [10.0, 10.0, 120.0, 120.0])], 1, tmp_path)
+    assert len(rows) == 1 and rows[0]["model"] == "pip_run (candidate)"
+    assert rows[0]["nme"] == pytest.approx(last_val, abs=1e-6)  # the final weights on the run's validation set
+    assert rows[0]["ms_per_face"] > 0 and rows[0]["params_m"] > 0 and rows[0]["real_labels"] is False
+    with pytest.raises(HeatmarkError, match="not a finished training run"):
+        candidate_rows([tmp_path / "nothing"], [], 1, tmp_path)

@@ -40,6 +40,9 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
     bs.add_argument("--images", nargs="+", help="photos for --against (files or folders; default: the bundled photo)")
     bs.add_argument("--limit", type=positive_int, default=60, help="at most this many photos for --against")
     bs.add_argument("--write", help="with --against: also write the tables as markdown to this file (docs/speed.md)")
+    bs.add_argument("--candidates", nargs="+", default=[], metavar="RUN",
+                    help="with --against: finished training runs (folders) to put on the frontier beside the "
+                    "shipped models (fp32 ONNX export; accuracy on the run's validation set)")
     bdt = bsub.add_parser("detectors", help="face detectors side by side: recall, small faces, ms per 640x480 "
                           "photo, 4 threads sharing one Landmarker")
     bdt.add_argument("--detectors", nargs="+", default=["mtcnn", "opencv", "dlib"], type=detector_name(),
@@ -163,15 +166,15 @@ def models(args: argparse.Namespace) -> int:
 
 
 def against(args: argparse.Namespace, w, machine: str) -> int:
+    import os
+
     from heatmark.cli.common import BUNDLED_PHOTO
     from heatmark.cli.predict import iter_images
     from heatmark.engine.speed import against_dlib
 
-    import os
-
     images = list(iter_images(args.images or [str(BUNDLED_PHOTO)], recursive=False))[: args.limit]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")  # before we load the CPU ourselves
-    res = against_dlib(w, images, args.repeats)
+    res = against_dlib(w, images, args.repeats, candidates=tuple(args.candidates))
     res["load_before"] = load
     print_table(f"landmark stage, ms per face, same boxes ({w.name}; {machine})", res["landmarks"],
                 {"ms_per_face": ".2f", "vs_dlib": ".2f"})
@@ -191,6 +194,7 @@ def speed_command(args: argparse.Namespace) -> str:
     parts = ["heatmark bench speed"] + ([f"--weights {args.weights}"] if args.weights else [])
     parts += [f"--against {args.against}"] + (["--images " + " ".join(args.images)] if args.images else [])
     parts += [f"--limit {args.limit}", f"--repeats {args.repeats}"] + ([f"--write {args.write}"] if args.write else [])
+    parts += ["--candidates " + " ".join(args.candidates)] if getattr(args, "candidates", None) else []
     return " ".join(parts)
 
 
@@ -216,7 +220,9 @@ def write_speed_markdown(args: argparse.Namespace, w, machine: str, res: dict) -
         lines += ["", "## Speed–accuracy frontier of the shipped models", "",
                   "Each shipped model as `Landmarker(name)` runs it (batch 1, same faces and boxes as above); accuracy "
                   "from its card (AFW, ground-truth boxes: `heatmark eval --dataset 300w --root "
-                  "../shared/data/300w_afw --weights NAME`).", "",
+                  "../shared/data/300w_afw --weights NAME`). Rows marked *candidate* are training runs that were not "
+                  "shipped (`--candidates`): their final weights as an fp32 ONNX export, evaluated here on the run's "
+                  "validation set (AFW; no flip, no label-bias offset).", "",
                   "| model | file | params (M) | MB | AFW NME % | w/o jaw % | ms/face | × dlib |",
                   "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
         lines += [f"| {r['model']} | `{r['onnx']}` | {r['params_m']:.2f} | {r['file_mb']:.1f} | {r['nme']:.2f} | "

@@ -11,6 +11,7 @@ from heatmark.data.image_io import write_image
 from heatmark.data.visualize import draw_landmarks, make_grid
 from heatmark.engine.metrics import auc, ced
 
+
 def _pyplot():
     """matplotlib's pyplot on the headless Agg backend (no display needed)."""
     import matplotlib
@@ -87,7 +88,8 @@ def frontier_plot(rows: list[dict], dlib_ms: float, path: str | Path, size: tupl
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(size[0] / 100, size[1] / 100))
     for r in rows:
-        ax.scatter(r["ms_per_face"], r["nme"], s=60, marker="o" if r.get("real_labels", True) else "s")
+        ax.scatter(r["ms_per_face"], r["nme"], s=60, marker="o" if r.get("real_labels", True) else "s",
+                   facecolors="none" if "candidate" in r["model"] else None, edgecolors="C0")
         ax.annotate(f"{r['model']} ({r['params_m']:.1f} M)", (r["ms_per_face"], r["nme"]),
                     textcoords="offset points", xytext=(6, 4), fontsize=9)
     ax.axvline(dlib_ms, color="grey", ls="--", lw=1)

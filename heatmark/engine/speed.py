@@ -58,8 +58,9 @@ def median_ms_per_item(fn, items: list, repeats: int, warmup: int = 3) -> float:
 
 
 def against_dlib(weights: Path, images: list[Path], repeats: int = 20, backends: tuple[str, ...] = ("torch", "onnx"),
-                 log=print) -> dict:
-    """Rows of ms/face and ms/photo for heatmark's backends and dlib, and the ratios to dlib."""
+                 log=print, candidates: tuple[Path, ...] = ()) -> dict:
+    """Rows of ms/face and ms/photo for heatmark's backends and dlib, and the ratios to dlib. ``candidates``:
+    finished training runs (folders) put on the frontier beside the shipped models (see :func:`candidate_rows`)."""
     from heatmark.api import Landmarker, shipped_onnx
     from heatmark.data.image_io import read_image
     from heatmark.detect import dlib_boxes
@@ -106,6 +107,7 @@ def against_dlib(weights: Path, images: list[Path], repeats: int = 20, backends:
                 e2e.append({"method": f"{name} + {label}", "ms_per_photo": median_ms_per_item(det.predict, photos, repeats),
                             "faces_found": sum(len(det.detect(p)[0]) for p in photos)})
         front = frontier([(photos[i], box) for i, _, box in faces], repeats, known) if shipped is not None else []
+        front += candidate_rows(candidates, [(photos[i], box) for i, _, box in faces], repeats, Path(tmp))
     ref_face, ref_photo = rows[0]["ms_per_face"], e2e[0]["ms_per_photo"]
     for r in rows + front:
         r["vs_dlib"] = r["ms_per_face"] / ref_face
@@ -137,6 +139,38 @@ def frontier(faces: list, repeats: int, known: dict[str, float] | None = None) -
                     "params_m": card.get("speed", {}).get("params_m", float("nan")),
                     "file_mb": onnx.stat().st_size / 2**20, "real_labels": not card.get("label", "").startswith("no "),
                     "ms_per_face": ms})
+    return out
+
+
+def candidate_rows(runs, faces: list, repeats: int, tmp: Path) -> list[dict]:
+    """Frontier rows for training runs that are not shipped: each run's ``final.safetensors`` exported to fp32
+    ONNX and timed as ``Landmarker(file)`` runs it on the same ``(photo, box)`` faces; its accuracy measured here on
+    the run's own validation set (``data.val`` of its config: AFW for the shipped recipes; GT boxes, no flip)."""
+    import json
+
+    from heatmark.api import Landmarker
+    from heatmark.checkpoint import load_model
+    from heatmark.engine.evaluate import evaluate_weights
+    from heatmark.export import export_onnx
+
+    out = []
+    for run in map(Path, runs):
+        w, cfg_file = run / "final.safetensors", run / "config.json"
+        if not w.is_file() or not cfg_file.is_file():
+            raise HeatmarkError(f"{run}: not a finished training run (no final.safetensors / config.json); give the "
+                                "folder of a run that heatmark train completed")
+        cfg = json.loads(cfg_file.read_text())
+        val = cfg["data"].get("val") or {}
+        acc = evaluate_weights(w, val["dataset"], val["root"], device="cpu").metrics if val else {}
+        model, _, _, meta = load_model(w)
+        onnx = export_onnx(model, int(meta["input_size"]), tmp / f"{run.name}.onnx", meta=meta)
+        lm = Landmarker(onnx, detector=None)
+        ms = median_ms_per_item(lambda f, lm=lm: lm.predict(f[0], boxes=[f[1]]), faces, repeats)
+        real = any(e["dataset"] not in ("facesynthetics", "coco") for e in cfg["data"]["train"])
+        out.append({"model": f"{run.name} (candidate)", "onnx": "fp32 export of final.safetensors",
+                    "nme": acc.get("nme", float("nan")), "nme_no_jaw": acc.get("nme_no_jaw", float("nan")),
+                    "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
+                    "file_mb": onnx.stat().st_size / 2**20, "real_labels": real, "ms_per_face": ms})
     return out
 
 
