@@ -162,6 +162,8 @@ class MTCNNDetector:
             pyramid.append((ws / w, hs / h, level))
             offsets, prob = self.pnet.run(None, {"image": _net_input(level[None])})
             ys, xs = np.nonzero(prob[0, 1] >= self.thresholds[0])
+            if len(ys) == 0:
+                continue
             # each output cell is a 12×12 window at stride 2 of the scaled image; to continuous image pixels
             cell = np.stack([xs, ys], 1).astype(np.float64) * 2
             b = _refine(np.concatenate([cell / s, (cell + 12) / s], 1), offsets[0][:, ys, xs].T.astype(np.float64))
