@@ -6,9 +6,10 @@
 #              label-bias offset fitted on Helen-train          (configs/models/default.yaml)
 #   synthetic: no real landmark labels: FaceSynthetics (silhouette jaw) + Helen photos pseudo-labelled by a
 #              teacher (round two of self-training)             (configs/models/synthetic.yaml)
-#   fast:      the default recipe on a MobileNetV3-small encoder with a slimmer decoder (configs/models/fast.yaml);
-#              shipped because it is the fastest frontier point within 1 NME point of default on AFW
-# On the 2-core CPU two run side by side in about 1 h 30 min (one torch thread each); the third after them.
+#   fast:      the default recipe on a pixel-in-pixel MobileNetV3-small network (no decoder), 192x192 crops
+#              (configs/models/fast.yaml); shipped because it is the fastest frontier point within 1 NME point of
+#              default on AFW
+# On the 2-core CPU two run side by side in about 1 h 30 min (one torch thread each); the third (fast, ~45 min) after them.
 #   bash tools/train_default.sh [RUNS_DIR]
 set -euo pipefail
 RUNS=${1:-runs}
@@ -30,6 +31,6 @@ python tools/package_model.py "$RUNS/synthetic" --name synthetic --eval-root "$S
 heatmark adapt --weights synthetic --dataset 300w --root "$S/300w_helen_train" \
   --out heatmark/weights/synthetic.300w-adapter.npz
 python tools/package_model.py "$RUNS/fast" --name fast --eval-root "$S/300w_afw" \
-  --label "real labels: 870 300W-Helen-train faces (80 %) + 100 FaceSynthetics faces (20 %); MobileNetV3-small" \
+  --label "real labels: 870 300W-Helen-train faces (80 %) + 100 FaceSynthetics faces (20 %); pixel-in-pixel MobileNetV3-small, 192 px" \
   --fit-offset "300w:$S/300w_helen_train" --int8-calibrate "$S/300w_helen_train" \
   --command "heatmark train --config configs/models/fast.yaml --out $RUNS/fast" --docs docs/results/fast
