@@ -2,6 +2,7 @@
 # Every measurement behind the README's and docs' numbers for a release, in one run on a quiet machine (nothing
 # else running: a training beside it makes the times meaningless). Run after tools/train_default.sh.
 #   bash tools/release_measurements.sh > release_measurements.log
+#   CANDIDATES="runs/fast_unet runs/pip_fast" bash tools/release_measurements.sh ...   # unshipped runs on the frontier
 set -euo pipefail
 S=${SHARED:-../shared/data}
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'); load average: $(cut -d' ' -f1 /proc/loadavg)"
@@ -18,7 +19,8 @@ heatmark eval --dataset 300w --root "$S/300w_afw" --weights synthetic --adapter 
 echo "## dlib's shape predictor and heatmark on the same faces and HOG boxes"
 python tools/dlib_accuracy.py --root "$S/300w_afw" --also $MODELS
 echo "## speed against dlib"
-heatmark bench speed --against dlib --images "$S/300w_afw" --limit 60 --repeats 10 --write docs/speed.md
+heatmark bench speed --against dlib --images "$S/300w_afw" --limit 60 --repeats 10 --write docs/speed.md \
+  ${CANDIDATES:+--candidates $CANDIDATES}
 echo "## detectors"
 heatmark bench detectors --detectors mtcnn mtcnn:48 opencv dlib --root "$S/300w_afw" --root "$S/300w_helen_train" --write docs/detectors.md
 echo "## candidate networks (network only, onnxruntime, 1 and 2 threads)"
