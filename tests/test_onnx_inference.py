@@ -80,3 +80,21 @@ def test_int8_needs_calibration_photos(tiny_weights, tmp_path, capsys):
     assert main(["export", "--weights", str(tiny_weights["heatmap"]), "--int8", "--out", str(tmp_path / "q.onnx")]) != 0
     assert "--int8 needs --calibrate" in capsys.readouterr().err
     assert not (tmp_path / "q.onnx").exists()
+
+
+def test_single_faces_run_on_a_one_thread_session(tiny_weights, tmp_path):
+    """One face runs on a one-thread session (faster at batch 1 on 2 cores), batches on the all-cores session,
+    with the same numbers; an explicit thread count uses one session for everything."""
+    from heatmark.onnx_runtime import OnnxPredictor
+
+    onnx_path = tmp_path / "tiny.onnx"
+    assert main(["export", "--weights", str(tiny_weights["heatmap"]), "--out", str(onnx_path)]) == 0
+    pred = OnnxPredictor(onnx_path)
+    x = np.random.default_rng(0).random((2, 3, 64, 64), dtype=np.float32)
+    assert pred._single is None
+    one = pred.forward(x[:1])
+    assert pred._single is not None and pred._single.get_session_options().intra_op_num_threads == 1
+    np.testing.assert_allclose(one, pred.forward(x)[:1], atol=1e-5)
+    fixed = OnnxPredictor(onnx_path, threads=2)
+    fixed.forward(x[:1])
+    assert fixed._single is None
