@@ -168,9 +168,9 @@ class MTCNNDetector:
             cell = np.stack([xs, ys], 1).astype(np.float64) * 2
             b = _refine(np.concatenate([cell / s, (cell + 12) / s], 1), offsets[0][:, ys, xs].T.astype(np.float64))
             found.append(np.concatenate([b, prob[0, 1, ys, xs, None], np.full((len(ys), 1), i)], 1))
-        cand = np.concatenate(found) if found else np.zeros((0, 6))
-        if len(cand) == 0:
+        if not found:
             return np.zeros((0, 5)), pyramid
+        cand = np.concatenate(found)
         cand = cand[nms(cand[:, :4], cand[:, 4], 0.5, groups=cand[:, 5])]  # per scale, in one call
         return cand[nms(cand[:, :4], cand[:, 4], 0.7), :5], pyramid
 

@@ -120,6 +120,15 @@ def decode_local_soft_argmax(hm: np.ndarray, radius: int = 2, beta: float = 20.0
     return np.stack([(p.sum(-2) * xs).sum(-1), (p.sum(-1) * ys).sum(-1)], -1), vals
 
 
+def check_pip_decoder(method: str | None) -> None:
+    """A pip model decodes with its own offsets: refuse a heatmap decoder name (shared by the torch codec)."""
+    if method not in (None, "pip"):
+        from heatmark.errors import ConfigError
+
+        raise ConfigError(f"decoder {method!r}: a pip model decodes with its own offsets; heatmap decoders "
+                          "(argmax, dark, ...) apply to heatmap models")
+
+
 def decode_pip(output: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
     """Pixel-in-pixel output (N, 3K, h, w) → points (N, K, 2) in input pixels, scores (N, K): the best cell of
     each score map plus the offsets predicted there (as :meth:`heatmark.codecs.pip.PipCodec.decode`)."""
@@ -162,11 +171,7 @@ class NumpyCodec:
         if self.kind == "regression":
             return output * self.input_size, np.ones(output.shape[:-1], output.dtype)
         if self.kind == "pip":
-            if method not in (None, "pip"):
-                from heatmark.errors import ConfigError
-
-                raise ConfigError(f"decoder {method!r}: a pip model decodes with its own offsets; heatmap decoders "
-                                  "(argmax, dark, ...) apply to heatmap models")
+            check_pip_decoder(method)
             return decode_pip(output, self.stride)
         method = method or self.decoder
         if method not in DECODERS:

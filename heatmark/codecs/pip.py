@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from heatmark.codecs.numpy_decoders import check_pip_decoder
 from heatmark.errors import ConfigError
 
 STRIDES = (8, 16, 32)
@@ -53,9 +54,7 @@ class PipCodec:
 
     def decode(self, output: torch.Tensor, method: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, 3K, h, w) → points (B, K, 2) in input pixels, scores (B, K) (the best cell's score)."""
-        if method not in (None, "pip"):
-            raise ConfigError(f"decoder {method!r}: a pip model decodes with its own offsets; heatmap decoders "
-                              "(argmax, dark, ...) apply to heatmap models")
+        check_pip_decoder(method)
         b, c3, h, w = output.shape
         k = c3 // 3
         flat = output.reshape(b, c3, h * w)

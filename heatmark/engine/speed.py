@@ -106,8 +106,9 @@ def against_dlib(weights: Path, images: list[Path], repeats: int = 20, backends:
                 label = "its default detector (MTCNN)" if detector == "mtcnn" else "OpenCV Haar (faster, fewer faces)"
                 e2e.append({"method": f"{name} + {label}", "ms_per_photo": median_ms_per_item(det.predict, photos, repeats),
                             "faces_found": sum(len(det.detect(p)[0]) for p in photos)})
-        front = frontier([(photos[i], box) for i, _, box in faces], repeats, known) if shipped is not None else []
-        front += candidate_rows(candidates, [(photos[i], box) for i, _, box in faces], repeats, Path(tmp))
+        boxed = [(photos[i], box) for i, _, box in faces]
+        front = frontier(boxed, repeats, known) if shipped is not None else []
+        front += candidate_rows(candidates, boxed, repeats, Path(tmp))
     ref_face, ref_photo = rows[0]["ms_per_face"], e2e[0]["ms_per_photo"]
     for r in rows + front:
         r["vs_dlib"] = r["ms_per_face"] / ref_face
