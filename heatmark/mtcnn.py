@@ -113,8 +113,9 @@ class MTCNNDetector:
         thresholds: face-probability thresholds of P-, R- and O-Net.
         factor: pyramid scale step.
         threads: onnxruntime threads per network (default: one for P-Net, whose many small calls ran faster on one
-            thread than on two, all cores for the batched R- and O-Net: 7.8 against 8.4 ms per 640×480 photo with
-            all cores for all three, on a 2-core Xeon; OpenCV's DNN module ran P-Net slower still, 9.2 ms).
+            thread than on two, all cores for the batched R- and O-Net; OpenCV's DNN module ran P-Net slower).
+            With this and the grouped NMS, ``heatmark bench detectors`` went from 9.6 to 8.5 ms per 640×480 photo
+            on a 2-core Xeon.
     """
 
     name = "mtcnn"

@@ -47,8 +47,8 @@ class OnnxPredictor:
         flip: horizontal-flip test-time augmentation (the mean with the mirrored prediction).
         decoder: a heatmap decoder overriding the model's (``argmax``, ``quarter``, ``dark``, ...).
         threads: onnxruntime intra-op threads (None: heatmark's measured default: one thread for a single face,
-            all cores for batches; on the 2-core Xeon one thread ran a single face of `fast` in 0.68 ms against
-            0.88 on two, and two won from 2–4 faces on).
+            all cores for batches; on the 2-core Xeon this took ``Landmarker("fast")`` from 1.56 to 1.26 ms per
+            face in ``heatmark bench speed --against dlib``, while batches of 4 and more ran faster on two).
 
     Raises:
         DataError: a missing file, or an ONNX file without heatmark's description (not from ``heatmark export``).
