@@ -137,6 +137,21 @@ def test_one_instance_shared_by_threads_gives_the_same_boxes(detector, photo):
         np.testing.assert_array_equal(boxes, expected[i % 3])
 
 
+def test_helper_thread_for_the_finest_level_changes_nothing(detector, photo):
+    """Two threads (P-Net's finest level in a helper thread) give the boxes, scores and points of the one-thread
+    cascade, also when four callers share the two-thread instance."""
+    two = MTCNNDetector(threads=2)
+    assert two._helper is not None and detector._helper is None
+    images = [photo, np.ascontiguousarray(photo[:, ::-1]), photo[:200, :500].copy()]
+    for im in images:
+        for a, b in zip(detector.detect(im), two.detect(im)):
+            np.testing.assert_array_equal(a, b)
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda i: two(images[i % 3])[0], range(12)))
+    for i, boxes in enumerate(got):
+        np.testing.assert_array_equal(boxes, detector(images[i % 3])[0])
+
+
 def test_default_landmarker_detects_with_mtcnn_without_torch():
     code = ("import sys, json\n"
             "import heatmark\n"
