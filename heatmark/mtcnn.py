@@ -117,8 +117,8 @@ class MTCNNDetector:
         threads: onnxruntime threads per network (default: one for P-Net, whose many small calls ran faster on one
             thread than on two, all cores for the batched R- and O-Net; OpenCV's DNN module ran P-Net slower).
             With this and the grouped NMS, ``heatmark bench detectors`` went from 9.6 to 8.5 ms per 640×480 photo
-            on a 2-core Xeon. ``threads=1`` also runs the whole cascade in the calling thread (no helper thread
-            for P-Net's finest level, see :meth:`propose`).
+            on a 2-core Xeon (6.9 with the helper thread). ``threads=1`` also runs the whole cascade in the
+            calling thread (no helper thread for P-Net's finest level, see :meth:`propose`).
     """
 
     name = "mtcnn"
@@ -153,7 +153,7 @@ class MTCNNDetector:
 
         With two or more cores, P-Net runs on the finest level (about half of P-Net's work) in a helper thread
         while the calling thread builds and runs the coarser levels (onnxruntime releases the GIL): the same
-        candidates, ~1.4 ms sooner per 640×480 photo on the 2-core Xeon (``heatmark bench detectors``)."""
+        candidates, 8.2 -> 7.0 ms per 640×480 photo in an A/B on the 2-core Xeon."""
         h, w = rgb.shape[:2]
         pyramid, levels = [(1.0, 1.0, rgb)], []
         level, pending = rgb, None

@@ -31,6 +31,16 @@ CANDIDATES = {
     "pip-mobilenetv3_small stride16 h128 s128": ("tu-mobilenetv3_small_100", 128,
                                                  {"head": "pip", "stride": 16, "head_channels": 128}),
     "pip-mobilenet_v2 stride16 h128 s128": ("mobilenet_v2", 128, {"head": "pip", "stride": 16, "head_channels": 128}),
+    "pip-mobilenetv3_small stride16 h128 s192 (fast)": ("tu-mobilenetv3_small_100", 192,
+                                                        {"head": "pip", "stride": 16, "head_channels": 128}),
+    "pip-mobilenetv3_large stride16 h128 s160": ("tu-mobilenetv3_large_100", 160,
+                                                 {"head": "pip", "stride": 16, "head_channels": 128}),
+    "pip-mobilenetv3_large stride16 h128 s192": ("tu-mobilenetv3_large_100", 192,
+                                                 {"head": "pip", "stride": 16, "head_channels": 128}),
+    "pip-mobilenet_v2 stride16 h128 s160": ("mobilenet_v2", 160, {"head": "pip", "stride": 16, "head_channels": 128}),
+    "pip-lcnet_100 stride16 h128 s192": ("tu-lcnet_100", 192, {"head": "pip", "stride": 16, "head_channels": 128}),
+    "pip-mobilenetv3_small stride8 h128 s160": ("tu-mobilenetv3_small_100", 160,
+                                                {"head": "pip", "stride": 8, "head_channels": 128}),
 }
 
 
