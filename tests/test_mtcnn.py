@@ -203,6 +203,20 @@ def test_eval_with_detector_boxes_reports_recall_and_time(tiny_weights, fixtures
     assert "mtcnn detector found 6 of 6 faces (recall 100.0%; median" in out and "ms per image" in out
 
 
+def test_huge_photo_caps_the_finest_pyramid_level(detector):
+    """A 20 000 × 20 000 photo: the finest level keeps ≤ MAX_LEVEL_PIXELS (the smallest face looked for grows), so
+    it takes about a second and no more memory than a few copies of the level; a 640×480 photo is unaffected."""
+    from heatmark.mtcnn import MAX_LEVEL_PIXELS
+
+    assert detector.scales(480, 640)[0] == 12 / 40
+    first = detector.scales(20000, 20000)[0]
+    assert (20000 * first) ** 2 <= MAX_LEVEL_PIXELS * 1.0001 and 12 / first > 100
+    big = np.zeros((20000, 20000, 3), np.uint8)
+    big[9000:11000, 9000:11000] = 200
+    boxes, scores, points = detector.detect(big)
+    assert boxes.shape == (0, 4)
+
+
 @pytest.mark.parametrize("shape", [(0, 0, 3), (1, 1, 3), (1, 1), (64, 48), (64, 48, 4)])
 def test_odd_images_give_no_face_without_error(shape, detector):
     """Empty, 1×1, grey and RGBA arrays: an empty result (or faces), never an exception."""
