@@ -30,6 +30,15 @@ def test_pseudo_labels_never_open_annotations_and_load_as_a_source(tiny_weights,
     first = np.asarray(doc["annotations"][0]["keypoints"]).reshape(-1, 3)[:, :2]
     np.testing.assert_allclose(recs[0].landmarks, first, atol=1e-3)  # heatmark coordinates: no offset
     assert recs[0].image_path.resolve().parent == photos.resolve()
+    from heatmark.engine.pseudo import is_pseudo_labels, trains_on_real_labels
+
+    real_coco = tmp_path / "real.json"  # a COCO-style file of real annotations: no pseudo-label info
+    real_coco.write_text(json.dumps({"images": [], "annotations": []}))
+    assert is_pseudo_labels(out) and not is_pseudo_labels(real_coco) and not is_pseudo_labels(tmp_path / "none")
+    synth = {"dataset": "facesynthetics", "root": "x"}
+    assert not trains_on_real_labels([synth, {"dataset": "coco", "root": str(out)}])
+    assert trains_on_real_labels([synth, {"dataset": "coco", "root": str(real_coco)}])
+    assert trains_on_real_labels([{"dataset": "300w", "root": "y"}])
 
 
 def test_keep_must_be_a_share(tiny_weights, tmp_path, capsys):

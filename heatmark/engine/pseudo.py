@@ -66,3 +66,21 @@ def pseudo_label(weights: str | Path, images: str | Path, out: str | Path, detec
     log(f"{len(files)} photos, faces found in {len(rows)}, kept {len(kept)} (mean point score >= "
         f"{kept[-1][0] if kept else float('nan'):.3f}) -> {out}")
     return doc["info"]
+
+
+def is_pseudo_labels(path: str | Path) -> bool:
+    """Whether ``path`` is a pseudo-label file written by :func:`pseudo_label` (its ``info`` says so); False for
+    any other annotation file, and for one that is missing or not JSON."""
+    try:
+        info = json.loads(Path(path).read_text()).get("info") or {}
+    except (OSError, ValueError, AttributeError):
+        return False
+    return bool(isinstance(info, dict) and info.get("heatmark_pseudo_labels"))
+
+
+def trains_on_real_labels(train: list[dict]) -> bool:
+    """Whether a config's ``data.train`` entries include real landmark labels: anything but FaceSynthetics and
+    pseudo-label files (a COCO-style file of real annotations counts as real)."""
+    return any(not (e["dataset"] == "facesynthetics" or (e["dataset"] == "coco" and is_pseudo_labels(e["root"])))
+               for e in train)
+

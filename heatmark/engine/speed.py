@@ -145,13 +145,15 @@ def frontier(faces: list, repeats: int, known: dict[str, float] | None = None) -
 
 def candidate_rows(runs, faces: list, repeats: int, tmp: Path) -> list[dict]:
     """Frontier rows for training runs that are not shipped: each run's ``final.safetensors`` exported to fp32
-    ONNX and timed as ``Landmarker(file)`` runs it on the same ``(photo, box)`` faces; its accuracy measured here on
-    the run's own validation set (``data.val`` of its config: AFW for the shipped recipes; GT boxes, no flip)."""
+    ONNX and timed as ``Landmarker(file)`` runs it on the same ``(photo, box)`` faces; that file's accuracy measured
+    here on the run's own validation set (``data.val`` of its config: AFW for the shipped recipes; GT boxes, no
+    flip)."""
     import json
 
     from heatmark.api import Landmarker
     from heatmark.checkpoint import load_model
     from heatmark.engine.evaluate import evaluate_weights
+    from heatmark.engine.pseudo import trains_on_real_labels
     from heatmark.export import export_onnx
 
     out = []
@@ -161,13 +163,13 @@ def candidate_rows(runs, faces: list, repeats: int, tmp: Path) -> list[dict]:
             raise HeatmarkError(f"{run}: not a finished training run (no final.safetensors / config.json); give the "
                                 "folder of a run that heatmark train completed")
         cfg = json.loads(cfg_file.read_text())
-        val = cfg["data"].get("val") or {}
-        acc = evaluate_weights(w, val["dataset"], val["root"], device="cpu").metrics if val else {}
         model, _, _, meta = load_model(w)
         onnx = export_onnx(model, int(meta["input_size"]), tmp / f"{run.name}.onnx", meta=meta)
+        val = cfg["data"].get("val") or {}  # scored as it is timed: the fp32 ONNX file
+        acc = evaluate_weights(onnx, val["dataset"], val["root"]).metrics if val else {}
         lm = Landmarker(onnx, detector=None)
         ms = median_ms_per_item(lambda f, lm=lm: lm.predict(f[0], boxes=[f[1]]), faces, repeats)
-        real = any(e["dataset"] not in ("facesynthetics", "coco") for e in cfg["data"]["train"])
+        real = trains_on_real_labels(cfg["data"]["train"])
         out.append({"model": f"{run.name} (candidate)", "onnx": "fp32 export of final.safetensors",
                     "nme": acc.get("nme", float("nan")), "nme_no_jaw": acc.get("nme_no_jaw", float("nan")),
                     "params_m": sum(p.numel() for p in model.parameters()) / 1e6,

@@ -14,11 +14,10 @@ import math
 import torch
 from torch import nn
 
+from heatmark.codecs.pip import STRIDES  # the grid strides the codec decodes: one list for both
 from heatmark.errors import ConfigError
 from heatmark.models.common import Normalize
 from heatmark.models.heatmap import ENCODER_ALIASES
-
-STRIDES = (8, 16, 32)
 
 
 class PipModel(nn.Module):
