@@ -10,6 +10,7 @@ keeps all its state in local variables.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -132,7 +133,8 @@ class MTCNNDetector:
         self.min_face, self.thresholds, self.factor = float(min_face), tuple(thresholds), float(factor)
         self.pnet = open_session(ASSETS / "pnet.onnx", threads or 1)
         # one helper thread for the finest pyramid level (see propose); none on one core or when told one thread
-        self._helper = ThreadPoolExecutor(1, "heatmark-pnet") if (threads or os.cpu_count() or 1) > 1 else None
+        self._use_helper = (threads or os.cpu_count() or 1) > 1
+        self._helper_pid, self._helper_obj, self._helper_lock = None, None, threading.Lock()
         self.rnet, self.onet = (open_session(ASSETS / f"{n}.onnx", threads) for n in ("rnet", "onet"))
 
     def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -174,8 +176,9 @@ class MTCNNDetector:
                 pyramid.append((level.shape[1] / w, level.shape[0] / h, level))
             level = cv2.resize(level, (ws, hs), interpolation=cv2.INTER_AREA)
             pyramid.append((ws / w, hs / h, level))
-            if i == 0 and self._helper is not None:
-                pending = self._helper.submit(self._pnet_level, level, s, i)
+            helper = self._helper if i == 0 else None
+            if helper is not None:
+                pending = helper.submit(self._pnet_level, level, s, i)
             else:
                 levels.append(self._pnet_level(level, s, i))
         found = [f for f in ([pending.result()] if pending is not None else []) + levels if f is not None]
@@ -184,6 +187,18 @@ class MTCNNDetector:
         cand = np.concatenate(found)
         cand = cand[nms(cand[:, :4], cand[:, 4], 0.5, groups=cand[:, 5])]  # per scale, in one call
         return cand[nms(cand[:, :4], cand[:, 4], 0.7), :5], pyramid
+
+    @property
+    def _helper(self) -> ThreadPoolExecutor | None:
+        """The helper thread's executor, made per process: a process forked after a detection (multiprocessing's
+        fork start method) inherits an executor whose thread is gone, and a task given to it would wait forever."""
+        if not self._use_helper:
+            return None
+        if self._helper_pid != os.getpid():
+            with self._helper_lock:
+                if self._helper_pid != os.getpid():
+                    self._helper_obj, self._helper_pid = ThreadPoolExecutor(1, "heatmark-pnet"), os.getpid()
+        return self._helper_obj
 
     def _pnet_level(self, level: np.ndarray, s: float, i: int) -> np.ndarray | None:
         """P-Net on one pyramid level (scale ``s``, index ``i``) → rows x1 y1 x2 y2 score level, or None."""

@@ -152,6 +152,39 @@ def test_helper_thread_for_the_finest_level_changes_nothing(detector, photo):
         np.testing.assert_array_equal(boxes, detector(images[i % 3])[0])
 
 
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_process_detects_with_its_own_helper_thread(photo):
+    """A process forked after a detection (multiprocessing's fork start method) gets the parent's boxes instead of
+    waiting forever on the parent's helper thread, which the child does not have."""
+    import os
+
+    two = MTCNNDetector(threads=2)
+    expected = two(photo)[0]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: detect, report, leave without running the parent's test teardown
+        try:
+            os.write(write, np.ascontiguousarray(two(photo)[0], np.float32).tobytes())
+        finally:
+            os._exit(0)
+    os.close(write)
+    import select
+    import signal
+
+    chunks = []
+    while select.select([read], [], [], 60)[0]:  # a child stuck for a minute fails the test instead of hanging it
+        chunk = os.read(read, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    os.close(read)
+    os.waitpid(pid, 0)
+    got = np.frombuffer(b"".join(chunks), np.float32).reshape(-1, 4)
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_default_landmarker_detects_with_mtcnn_without_torch():
     code = ("import sys, json\n"
             "import heatmark\n"
