@@ -1,8 +1,15 @@
 """heatmark: 2D facial landmarks trained on synthetic faces, working on real photos."""
 
+import os as _os
 import sys as _sys
 
 __version__ = "0.1.0"
+
+# OpenCV's worker threads spin for a while after each parallel call (a crop, a resize); the onnxruntime call that
+# follows then shares the cores with them: Landmarker("default") took 3.43 instead of 2.72 ms per face on the
+# 2-core Xeon (under training load; tools/opencv_spin_check.py). OpenCV reads this when cv2 is first imported, so
+# it only applies if heatmark is imported first; a value the user set is kept.
+_os.environ.setdefault("OPENCV_THREAD_POOL_ACTIVE_WAIT_WORKER", "0")
 
 
 class _TorchvisionShim:

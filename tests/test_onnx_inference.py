@@ -98,3 +98,19 @@ def test_single_faces_run_on_a_one_thread_session(tiny_weights, tmp_path):
     fixed = OnnxPredictor(onnx_path, threads=2)
     fixed.forward(x[:1])
     assert fixed._single is None
+
+
+def test_import_heatmark_stops_opencv_workers_spinning_unless_the_user_chose():
+    """``import heatmark`` sets OpenCV's worker active wait to 0 (spinning workers slowed the onnxruntime call after
+    each crop: tools/opencv_spin_check.py); a value already in the environment is kept."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import os, heatmark; print(os.environ['OPENCV_THREAD_POOL_ACTIVE_WAIT_WORKER'])"
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_THREAD_POOL_ACTIVE_WAIT_WORKER"}
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "0"
+    env["OPENCV_THREAD_POOL_ACTIVE_WAIT_WORKER"] = "500"
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "500"
