@@ -5,10 +5,11 @@ import sys as _sys
 
 __version__ = "0.1.0"
 
-# OpenCV's worker threads spin for a while after each parallel call (a crop, a resize); the onnxruntime call that
-# follows then shares the cores with them: Landmarker("default") took 3.43 instead of 2.72 ms per face on the
-# 2-core Xeon (under training load; tools/opencv_spin_check.py). OpenCV reads this when cv2 is first imported, so
-# it only applies if heatmark is imported first; a value the user set is kept.
+# OpenCV's worker threads spin for a while after each parallel call (a crop, a resize); on a busy machine the
+# onnxruntime call that follows then shares the cores with them: Landmarker("default") took 3.43 instead of 2.72 ms
+# per face on the 2-core Xeon with two trainings running, and the same (2.56 / 2.60) when idle
+# (tools/opencv_spin_check.py; docs/results/release_measurements.txt). OpenCV reads this when cv2 is first
+# imported, so it only applies if heatmark is imported first; a value the user set is kept.
 _os.environ.setdefault("OPENCV_THREAD_POOL_ACTIVE_WAIT_WORKER", "0")
 
 
