@@ -306,3 +306,15 @@ def test_mtcnn_min_face_by_name(capsys):
     with pytest.raises(SystemExit) as e:
         main(["predict", str(BUNDLED_PHOTO), "--detector", "mtcnn:3"])
     assert e.value.code == 2 and "e.g. mtcnn:48" in capsys.readouterr().err
+
+
+def test_predict_on_a_photo_without_a_face_writes_an_empty_result(tmp_path, capsys):
+    """`heatmark predict` with the default detector on a photo without a face: exit 0, "faces": [] in its JSON."""
+    import cv2
+
+    from heatmark.cli import main
+
+    cv2.imwrite(str(tmp_path / "wall.png"), np.full((480, 640, 3), 128, np.uint8))
+    assert main(["predict", str(tmp_path / "wall.png"), "--out", str(tmp_path / "out")]) == 0
+    assert json.loads((tmp_path / "out" / "wall.json").read_text())["faces"] == []
+    assert "Traceback" not in capsys.readouterr().err
