@@ -135,7 +135,11 @@ class MTCNNDetector:
         # one helper thread for the finest pyramid level (see propose); none on one core or when told one thread
         self._use_helper = (threads or os.cpu_count() or 1) > 1
         self._helper_pid, self._helper_obj, self._helper_lock = None, None, threading.Lock()
-        self.rnet, self.onet = (open_session(ASSETS / f"{n}.onnx", threads) for n in ("rnet", "onet"))
+        # with the helper, R- and O-Net run each batch as two halves side by side (see _run_halves), each half on
+        # half of the cores; without it, on all cores
+        cores = threads or os.cpu_count() or 1
+        per_half = max(1, cores // 2) if self._use_helper else threads
+        self.rnet, self.onet = (open_session(ASSETS / f"{n}.onnx", per_half) for n in ("rnet", "onet"))
 
     def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         boxes, scores, _ = self.detect(rgb)
@@ -200,6 +204,19 @@ class MTCNNDetector:
                     self._helper_obj, self._helper_pid = ThreadPoolExecutor(1, "heatmark-pnet"), os.getpid()
         return self._helper_obj
 
+    def _run_halves(self, session, x: np.ndarray) -> list[np.ndarray]:
+        """``session``'s outputs for the crops ``x``; with the helper thread, its first half runs there while the
+        calling thread runs the second (the same outputs; on the 2-core Xeon R-Net's 15 crops of a photo took
+        0.67 instead of 0.90 ms on two one-thread halves than on one two-thread session, O-Net's 5 took 1.21
+        instead of 1.35)."""
+        helper = self._helper if len(x) > 1 else None
+        if helper is None:
+            return session.run(None, {"image": x})
+        half = len(x) // 2
+        first = helper.submit(session.run, None, {"image": x[:half]})
+        second = session.run(None, {"image": x[half:]})
+        return [np.concatenate([a, b]) for a, b in zip(first.result(), second)]
+
     def _pnet_level(self, level: np.ndarray, s: float, i: int) -> np.ndarray | None:
         """P-Net on one pyramid level (scale ``s``, index ``i``) → rows x1 y1 x2 y2 score level, or None."""
         offsets, prob = self.pnet.run(None, {"image": _net_input(level[None])})
@@ -219,14 +236,14 @@ class MTCNNDetector:
         if len(cand) == 0:
             return empty
         boxes = _square(cand[:, :4])
-        offsets, prob = self.rnet.run(None, {"image": _pyramid_crops(pyramid, boxes, 24)})
+        offsets, prob = self._run_halves(self.rnet, _pyramid_crops(pyramid, boxes, 24))
         ok = prob[:, 1] > self.thresholds[1]
         if not ok.any():
             return empty
         boxes, score, offsets = boxes[ok], prob[ok, 1].astype(np.float64), offsets[ok].astype(np.float64)
         keep = nms(boxes, score, 0.7)
         boxes = _square(_refine(boxes[keep], offsets[keep]))
-        offsets, pts, prob = self.onet.run(None, {"image": _pyramid_crops(pyramid, boxes, 48)})
+        offsets, pts, prob = self._run_halves(self.onet, _pyramid_crops(pyramid, boxes, 48))
         ok = prob[:, 1] > self.thresholds[2]
         if not ok.any():
             return empty
