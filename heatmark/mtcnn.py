@@ -119,7 +119,7 @@ class MTCNNDetector:
         threads: onnxruntime threads per network (default: one for P-Net, whose many small calls ran faster on one
             thread than on two, all cores for the batched R- and O-Net; OpenCV's DNN module ran P-Net slower).
             With this and the grouped NMS, ``heatmark bench detectors`` went from 9.6 to 8.5 ms per 640×480 photo
-            on a 2-core Xeon (6.9 with the helper thread). ``threads=1`` also runs the whole cascade in the
+            on a 2-core Xeon (6.2 with the helper thread and the split R-/O-Net batches). ``threads=1`` also runs the whole cascade in the
             calling thread (no helper thread for P-Net's finest level, see :meth:`propose`).
     """
 
