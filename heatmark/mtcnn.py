@@ -119,8 +119,8 @@ class MTCNNDetector:
         threads: onnxruntime threads per network (default: one for P-Net, whose many small calls ran faster on one
             thread than on two, all cores for the batched R- and O-Net; OpenCV's DNN module ran P-Net slower).
             With this and the grouped NMS, ``heatmark bench detectors`` went from 9.6 to 8.5 ms per 640×480 photo
-            on a 2-core Xeon (6.2 with the helper thread and the split R-/O-Net batches). ``threads=1`` also runs the whole cascade in the
-            calling thread (no helper thread for P-Net's finest level, see :meth:`propose`).
+            on a 2-core Xeon (6.2 with the helper thread and the split R-/O-Net batches). ``threads=1`` runs the
+            whole cascade in the calling thread (no helper thread, see :meth:`propose` and :meth:`_run_halves`).
     """
 
     name = "mtcnn"
@@ -132,13 +132,12 @@ class MTCNNDetector:
 
         self.min_face, self.thresholds, self.factor = float(min_face), tuple(thresholds), float(factor)
         self.pnet = open_session(ASSETS / "pnet.onnx", threads or 1)
-        # one helper thread for the finest pyramid level (see propose); none on one core or when told one thread
-        self._use_helper = (threads or os.cpu_count() or 1) > 1
-        self._helper_pid, self._helper_obj, self._helper_lock = None, None, threading.Lock()
-        # with the helper, R- and O-Net run each batch as two halves side by side (see _run_halves), each half on
-        # half of the cores; without it, on all cores
+        # one helper thread (none on one core or when told one thread) for P-Net's finest pyramid level (see
+        # propose) and for half of each R- and O-Net batch (see _run_halves): each half on half of the cores
         cores = threads or os.cpu_count() or 1
-        per_half = max(1, cores // 2) if self._use_helper else threads
+        self._use_helper = cores > 1
+        self._helper_pid, self._helper_obj, self._helper_lock = None, None, threading.Lock()
+        per_half = max(1, cores // 2)
         self.rnet, self.onet = (open_session(ASSETS / f"{n}.onnx", per_half) for n in ("rnet", "onet"))
 
     def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -207,8 +206,8 @@ class MTCNNDetector:
     def _run_halves(self, session, x: np.ndarray) -> list[np.ndarray]:
         """``session``'s outputs for the crops ``x``; with the helper thread, its first half runs there while the
         calling thread runs the second (the same outputs; on the 2-core Xeon R-Net's 15 crops of a photo took
-        0.67 instead of 0.90 ms on two one-thread halves than on one two-thread session, O-Net's 5 took 1.21
-        instead of 1.35)."""
+        0.67 ms as two one-thread halves against 0.90 on one two-thread session, O-Net's 5 crops 1.21 against
+        1.35)."""
         helper = self._helper if len(x) > 1 else None
         if helper is None:
             return session.run(None, {"image": x})

@@ -111,7 +111,7 @@ class OnnxPredictor:
         Returns:
             Points (N, K, 2) float64 in crop pixels (continuous coordinates) and scores (N, K).
         """
-        # the uint8 transposed first, then one float32 array scaled in place: ~0.1 ms less per 192-px face than
+        # the uint8 transposed first, then one float32 array scaled in place: ~0.05 ms less per 192-px face than
         # converting the strided view and dividing into a new array that forward() then copies again
         x = np.ascontiguousarray(np.asarray(crops).transpose(0, 3, 1, 2)).astype(np.float32)
         x *= np.float32(1 / 255)

@@ -83,4 +83,3 @@ def trains_on_real_labels(train: list[dict]) -> bool:
     pseudo-label files (a COCO-style file of real annotations counts as real)."""
     return any(not (e["dataset"] == "facesynthetics" or (e["dataset"] == "coco" and is_pseudo_labels(e["root"])))
                for e in train)
-
