@@ -81,7 +81,8 @@ def test_speed_page_records_its_command_and_frontier(tmp_path):
 
     out = tmp_path / "speed.md"
     args = argparse.Namespace(weights=None, against="dlib", images=["a", "b"], limit=5, repeats=3, write=str(out))
-    assert speed_command(args) == f"heatmark bench speed --against dlib --images a b --limit 5 --repeats 3 --write {out}"
+    expected = f"heatmark bench speed --against dlib --images a b --limit 5 --repeats 3 --write {out}"
+    assert speed_command(args) == expected
     res = {"photos": 2, "faces": 2, "load_before": 0.1,
            "landmarks": [{"method": "dlib shape predictor 68", "batch": 1, "ms_per_face": 1.0, "vs_dlib": 1.0}],
            "end_to_end": [{"method": "dlib", "ms_per_photo": 50.0, "vs_dlib": 1.0, "faces_found": 2}],
@@ -90,9 +91,19 @@ def test_speed_page_records_its_command_and_frontier(tmp_path):
                         for m, n, p, t in [("default", 4.4, 4.1, 3.0), ("fast", 5.0, 1.4, 1.5)]]}
     write_speed_markdown(args, type("W", (), {"name": "default.safetensors"})(), "test machine", res)
     page = out.read_text()
-    assert speed_command(args) in page and "| fast | `fast.int8.onnx` | 1.40 | 2.0 | 5.00 | 4.00 | 1.50 | 1.50 |" in page
+    assert speed_command(args) in page
+    assert "| fast | `fast.int8.onnx` | 1.40 | 2.0 | 5.00 | 4.00 | 1.50 | 1.50 |" in page
     png = tmp_path / "speed_frontier.png"
     assert "![frontier](speed_frontier.png)" in page and Image.open(png).size[0] >= 600
+    assert "## Speed–accuracy frontier of the shipped models\n" in page
+
+
+def test_frontier_title_names_candidates_only_when_there_are_some():
+    from heatmark.engine.plots import frontier_title
+
+    shipped = [{"model": "default"}, {"model": "fast"}]
+    assert frontier_title(shipped) == "Speed–accuracy frontier of the shipped models"
+    assert frontier_title(shipped + [{"model": "pip_fast (candidate)"}]).endswith("shipped models and candidates")
 
 
 def test_candidate_runs_join_the_frontier_with_their_accuracy(fixtures, tmp_path):

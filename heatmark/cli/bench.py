@@ -181,7 +181,10 @@ def against(args: argparse.Namespace, w, machine: str) -> int:
     print_table(f"end to end, ms per photo with detection ({res['photos']} photos, {res['faces']} faces)",
                 res["end_to_end"], {"ms_per_photo": ".1f", "vs_dlib": ".2f", "faces_found": "d"})
     if res["frontier"]:
-        print_table("speed-accuracy frontier of the shipped models (AFW NME from their cards)", res["frontier"],
+        from heatmark.engine.plots import frontier_title
+
+        print_table(f"{frontier_title(res['frontier'])} (AFW NME: cards; candidates: their validation set)",
+                    res["frontier"],
                     {"nme": ".2f", "nme_no_jaw": ".2f", "params_m": ".2f", "file_mb": ".1f", "ms_per_face": ".2f",
                      "vs_dlib": ".2f"})
     if args.write:
@@ -206,18 +209,20 @@ def write_speed_markdown(args: argparse.Namespace, w, machine: str, res: dict) -
     lines = generated_page("Speed against dlib", speed_command(args), machine, res.get("load_before", float("nan")), [
         f"Weights: `{w.name}`; {res['photos']} photos, {res['faces']} faces (dlib's HOG boxes, the same boxes for "
         "both); medians of the timed passes after untimed warm-up."])
-    lines += ["## Landmark stage (ms per face)", "", "| method | batch | ms/face | × dlib |", "| --- | ---: | ---: | ---: |"]
-    lines += [f"| {r['method']} | {r['batch']} | {r['ms_per_face']:.2f} | {r['vs_dlib']:.2f} |" for r in res["landmarks"]]
+    lines += ["## Landmark stage (ms per face)", "", "| method | batch | ms/face | × dlib |",
+              "| --- | ---: | ---: | ---: |"]
+    lines += [f"| {r['method']} | {r['batch']} | {r['ms_per_face']:.2f} | {r['vs_dlib']:.2f} |"
+              for r in res["landmarks"]]
     lines += ["", "## End to end with detection (ms per photo)", "", "| method | ms/photo | × dlib | faces found |",
               "| --- | ---: | ---: | ---: |"]
     lines += [f"| {r['method']} | {r['ms_per_photo']:.1f} | {r['vs_dlib']:.2f} | {r.get('faces_found', '')} |"
               for r in res["end_to_end"]]
     if res.get("frontier"):
-        from heatmark.engine.plots import frontier_plot
+        from heatmark.engine.plots import frontier_plot, frontier_title
 
         png = Path(args.write).with_name(Path(args.write).stem + "_frontier.png")
         frontier_plot(res["frontier"], res["landmarks"][0]["ms_per_face"], png)
-        lines += ["", "## Speed–accuracy frontier of the shipped models", "",
+        lines += ["", f"## {frontier_title(res['frontier'])}", "",
                   "Each shipped model as `Landmarker(name)` runs it (batch 1, same faces and boxes as above); accuracy "
                   "from its card (AFW, ground-truth boxes: `heatmark eval --dataset 300w --root "
                   "../shared/data/300w_afw --weights NAME`). Rows marked *candidate* are training runs that were not "

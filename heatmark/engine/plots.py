@@ -82,6 +82,12 @@ def line_plot(xs: list[float], ys: list[list[float]], path: str | Path, x_label:
     _save(fig, path)
 
 
+def frontier_title(rows: list[dict]) -> str:
+    """The frontier's title: it names the candidates (unshipped training runs) when any are on it."""
+    with_candidates = any("candidate" in r["model"] for r in rows)
+    return "Speed–accuracy frontier of the shipped models" + (" and candidates" if with_candidates else "")
+
+
 def frontier_plot(rows: list[dict], dlib_ms: float, path: str | Path, size: tuple[int, int] = (640, 440)) -> None:
     """AFW NME against ms per face for each shipped model (``rows`` of ``engine.speed.frontier``), with dlib's
     shape predictor's ms per face as a vertical line (its accuracy is not on this axis: it was trained on AFW)."""
@@ -96,7 +102,7 @@ def frontier_plot(rows: list[dict], dlib_ms: float, path: str | Path, size: tupl
     ax.annotate("dlib shape predictor", (dlib_ms, 0.02), xycoords=("data", "axes fraction"), rotation=90,
                 textcoords="offset points", xytext=(4, 0), fontsize=8, color="grey")
     ax.set(xlabel="ms per face (batch 1, as Landmarker runs it)", ylabel="AFW NME % (ground-truth boxes)",
-           title="Speed–accuracy frontier of the shipped models",
+           title=frontier_title(rows),
            xlim=(0, max([dlib_ms] + [r["ms_per_face"] for r in rows]) * 1.3),
            ylim=(0, max(r["nme"] for r in rows) * 1.2))
     ax.grid(alpha=0.3)
