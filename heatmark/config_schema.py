@@ -87,7 +87,9 @@ class EvalConfig(_Section):
 
 
 class DistillConfig(_Section):
-    """Knowledge distillation: the heatmap target becomes ``(1 - weight) · label + weight · teacher heatmap``."""
+    """Knowledge distillation from a heatmap teacher (``heatmark.engine.distill``): a heatmap student of the
+    teacher's sizes trains against ``(1 - weight) · label + weight · teacher heatmap``, any other student against
+    the teacher's landmarks as a second label weighing ``weight``."""
     teacher: str = Field(min_length=1)  # a shipped model's name or a .safetensors file of a heatmap model
     weight: float = Field(0.5, gt=0, le=1)
 
@@ -112,9 +114,6 @@ class RunConfig(_Section):
             c = self.codec.get("stride", default)
             if m != c:
                 raise ValueError(f"model.options.stride={m} and codec.stride={c} differ; set both to the same value")
-        if self.distill is not None and self.model.head != "heatmap":
-            raise ValueError("distill needs the heatmap head (the student learns the teacher's heatmaps); "
-                             "remove distill or set model.head=heatmap")
         return self
 
 

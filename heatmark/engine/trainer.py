@@ -157,10 +157,11 @@ class Trainer:
         """The frozen teacher of knowledge distillation (config ``distill``; see :mod:`heatmark.engine.distill`)."""
         self.teacher = None
         if self.cfg.get("distill"):
-            self.teacher = load_teacher(self.cfg["distill"], self.scheme, self.input_size, self.codec, self.device)
+            self.teacher = load_teacher(self.cfg["distill"], self.cfg, self.scheme, self.codec, self.device)
             if self.main:
-                self.log(f"distilling from {self.teacher.path} (teacher heatmaps weigh {self.teacher.weight:g} in "
-                         "the targets)")
+                what = ("heatmaps weigh {w:g} in the targets" if self.teacher.mode == "heatmaps" else
+                        "landmarks weigh {w:g} in the loss, as a second label")
+                self.log(f"distilling from {self.teacher.path} (teacher {what.format(w=self.teacher.weight)})")
 
     def _build_optimizer(self) -> None:
         """AdamW, warm-up + cosine schedule over the step budget, EMA, mixed precision on CUDA."""
@@ -258,11 +259,14 @@ class Trainer:
         target, weight = self.codec.encode(pts, vis)
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16,
                             enabled=self.amp_dtype is not None):
-            if self.teacher is not None:  # distillation: the label's Gaussians mixed with the teacher's heatmaps
+            if self.teacher is not None and self.teacher.mode == "heatmaps":  # label Gaussians + teacher heatmaps
                 target = self.teacher.mix(x, target)
             out = self.net(x)
         out = out.float()
         loss = self.loss_fn(out, target, weight)
+        if self.teacher is not None and self.teacher.mode == "points":  # the teacher's landmarks, a second label
+            w = self.teacher.weight
+            loss = (1 - w) * loss + w * self.loss_fn(out, *self.codec.encode(self.teacher.points(x)))
         if self.aux is not None:
             fn, w, beta = self.aux
             coords = decode_soft_argmax(out, beta)[0] * self.codec.stride
@@ -350,7 +354,8 @@ class Trainer:
                 self.log(f"removed stale temporary {p}")
             (self.out / "config.json").write_text(json.dumps(self.cfg, indent=1))
             self._trim_metrics_log()
-            self.log(f"training {self.head} {self.cfg['model']['backbone']} ({count_parameters(self.model) / 1e6:.2f} M "
+            params = count_parameters(self.model) / 1e6
+            self.log(f"training {self.head} {self.cfg['model']['backbone']} ({params:.2f} M "
                      f"params) on {self.device} x{self.world}: {self.total_steps} steps, {self.epochs} epochs of "
                      f"{self.steps_per_epoch} x {self.batch_size} images -> {self.out}")
         last: dict = {}
