@@ -28,8 +28,10 @@ def test_shipped_file_and_card(name):
                 "int8"):
         assert card[key], key
     data = {e["dataset"] for e in card["training_data"]}
-    # synthetic: no real landmark labels; its real photos come only as pseudo-labels (coco JSON by a teacher)
-    assert data == ({"facesynthetics", "coco"} if name == "synthetic" else {"facesynthetics", "300w"})
+    # synthetic: no real landmark labels; its real photos come only as pseudo-labels (coco JSON by a teacher);
+    # default: real labels only; fast: the previous default's real + synthetic mix
+    expected = {"synthetic": {"facesynthetics", "coco"}, "default": {"300w"}}.get(name, {"facesynthetics", "300w"})
+    assert data == expected
     assert card["accuracy"]["n"] == 337 and card["speed"]["ms_per_face"]["onnx b1"] > 0
     assert path.with_suffix(".int8.onnx").is_file() == card["int8"]["shipped"]
 
@@ -53,7 +55,7 @@ def test_default_is_used_without_weights_and_finds_the_sample_face(tmp_path):
     assert (tmp_path / f"{BUNDLED_PHOTO.stem}.png").is_file()
 
 
-FIXTURE_NME = {"default": 3.3111, "synthetic": 6.2999, "fast": 4.2587}  # % on the 6 fixture faces (shipped files), measured when shipped
+FIXTURE_NME = {"default": 3.4634, "synthetic": 6.2999, "fast": 4.2587}  # % on the 6 fixture faces (shipped files), measured when shipped
 
 
 @pytest.mark.parametrize("name", TIERS)
