@@ -6,9 +6,9 @@
 #              per-point label-bias offset fitted on Helen-train (configs/models/default.yaml)
 #   synthetic: no real landmark labels: FaceSynthetics (silhouette jaw) + Helen photos pseudo-labelled by a
 #              teacher (round two of self-training)             (configs/models/synthetic.yaml)
-#   fast:      the previous default recipe (80 % Helen-train, 20 % FaceSynthetics) on a pixel-in-pixel MobileNetV3-small network (no decoder), 192x192 crops
-#              (configs/models/fast.yaml); shipped because it is the fastest frontier point within 1 NME point of
-#              default on AFW
+#   fast:      the previous default recipe (80 % Helen-train, 20 % FaceSynthetics) on a pixel-in-pixel
+#              MobileNetV3-small network (no decoder), 192x192 crops (configs/models/fast.yaml); shipped because it
+#              is the fastest frontier point within 1 NME point of default on AFW
 # On the 2-core CPU two run side by side in about 1 h 30 min (one torch thread each); the third (fast, ~45 min) after them.
 #   bash tools/train_default.sh [RUNS_DIR]
 set -euo pipefail

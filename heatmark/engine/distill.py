@@ -69,7 +69,7 @@ def load_teacher(cfg: dict, student_cfg: dict, scheme, codec, device: torch.devi
     if problems:
         raise ConfigError(f"distill.teacher: {path} does not fit the student: {'; '.join(problems)}; train the "
                           "student with the teacher's scheme, channels and data.box_scale, or pick another teacher")
-    same_maps = (getattr(codec, "kind", None) == "heatmap" and tcodec.input_size == codec.input_size
+    same_maps = (codec.kind == "heatmap" and tcodec.input_size == codec.input_size
                  and tcodec.heatmap_size == codec.heatmap_size)
     for p in model.parameters():
         p.requires_grad_(False)

@@ -82,9 +82,14 @@ def line_plot(xs: list[float], ys: list[list[float]], path: str | Path, x_label:
     _save(fig, path)
 
 
+def _is_candidate(row: dict) -> bool:
+    """A frontier row of an unshipped training run (``engine.speed.candidate_rows`` names them "RUN (candidate)")."""
+    return row["model"].endswith("(candidate)")
+
+
 def frontier_title(rows: list[dict]) -> str:
     """The frontier's title: it names the candidates (unshipped training runs) when any are on it."""
-    with_candidates = any("candidate" in r["model"] for r in rows)
+    with_candidates = any(_is_candidate(r) for r in rows)
     return "Speed–accuracy frontier of the shipped models" + (" and candidates" if with_candidates else "")
 
 
@@ -95,7 +100,7 @@ def frontier_plot(rows: list[dict], dlib_ms: float, path: str | Path, size: tupl
     fig, ax = plt.subplots(figsize=(size[0] / 100, size[1] / 100))
     for r in rows:
         ax.scatter(r["ms_per_face"], r["nme"], s=60, marker="o" if r.get("real_labels", True) else "s",
-                   facecolors="none" if "candidate" in r["model"] else None, edgecolors="C0")
+                   facecolors="none" if _is_candidate(r) else None, edgecolors="C0")
         ax.annotate(f"{r['model']} ({r['params_m']:.1f} M)", (r["ms_per_face"], r["nme"]),
                     textcoords="offset points", xytext=(6, 4), fontsize=9)
     ax.axvline(dlib_ms, color="grey", ls="--", lw=1)

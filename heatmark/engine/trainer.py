@@ -159,9 +159,10 @@ class Trainer:
         if self.cfg.get("distill"):
             self.teacher = load_teacher(self.cfg["distill"], self.cfg, self.scheme, self.codec, self.device)
             if self.main:
-                what = ("heatmaps weigh {w:g} in the targets" if self.teacher.mode == "heatmaps" else
-                        "landmarks weigh {w:g} in the loss, as a second label")
-                self.log(f"distilling from {self.teacher.path} (teacher {what.format(w=self.teacher.weight)})")
+                w = self.teacher.weight
+                what = (f"heatmaps weigh {w:g} in the targets" if self.teacher.mode == "heatmaps" else
+                        f"landmarks weigh {w:g} in the loss, as a second label")
+                self.log(f"distilling from {self.teacher.path} (teacher {what})")
 
     def _build_optimizer(self) -> None:
         """AdamW, warm-up + cosine schedule over the step budget, EMA, mixed precision on CUDA."""
