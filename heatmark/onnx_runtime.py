@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +24,9 @@ from heatmark.data.schemes import Scheme
 from heatmark.errors import DataError, HeatmarkError
 
 
-def open_session(path: str | Path, threads: int | None = None):
-    """An onnxruntime CPU session with heatmark's settings (all graph optimisations, no spinning threads)."""
+def open_session(path: str | Path, threads: int | None = None, spin: bool = False):
+    """An onnxruntime CPU session with heatmark's settings: all graph optimisations; worker threads that sleep
+    between operators unless ``spin`` (busy-waiting: faster on idle cores, much slower on busy ones)."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -30,13 +35,94 @@ def open_session(path: str | Path, threads: int | None = None):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or os.cpu_count() or 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # no busy-waiting after a run: spinning ORT threads starve the decode that follows (8 ms vs 2.3 ms)
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # no busy-waiting by default: spinning ORT threads starved the (then torch) decode that followed (8 ms vs
+    # 2.3 ms), and on busy cores they lose their time slices (FastestSession measures when spinning pays)
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     try:
         return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own exception types for unreadable models
         raise DataError(path, f"not a readable ONNX model ({str(e).splitlines()[0][:160]})",
                         "export it again with heatmark export") from None
+
+
+class FastestSession:
+    """Runs each call on whichever of several sessions of one model has been fastest lately.
+
+    Which thread setting is fastest for a single face depends on the load at the time. On the idle 2-core Xeon,
+    two spinning threads ran ``default`` at 2.64-2.74 ms per face (whole ``predict``) against 3.01-3.13 ms on one
+    thread; with one other busy process they took 3.4-5.9 ms against 3.0-3.1 ms (``tools/thread_check.py``,
+    docs/results/thread_check.txt). So it is measured while running: the options take turns until each has
+    ``window`` timed calls (the first call of each is a warm-up, not counted); then the first option (the safe
+    one) runs unless another's median over its last ``window`` calls is at least ``margin`` lower; and every
+    ``explore_every`` calls another option runs once, so a change of load is noticed (the option in use is
+    timed on every call, so its slowdown shows at once). Timings on a busy machine are noisy, hence medians and
+    the margin. Thread-safe; sessions are made on first use.
+
+    Args:
+        factories: option name → a function that makes its session; the first is the safe default.
+        window: timed calls per option that the choice looks at.
+        margin: how much faster (fraction of the first option's median) another option must be to be used.
+        explore_every: every this many calls, one call goes to an option not in use.
+        clock: the timer (tests pass a fake one).
+
+    Examples:
+        >>> runner = FastestSession({"1 thread": lambda: open_session(p, 1),
+        ...                          "2 spinning": lambda: open_session(p, 2, spin=True)})
+        >>> out = runner.run({"image": x})
+        >>> runner.choice()
+        '2 spinning'
+    """
+
+    def __init__(self, factories: dict[str, Callable[[], object]], window: int = 9, margin: float = 0.1,
+                 explore_every: int = 32, clock: Callable[[], float] = time.perf_counter):
+        if not factories:
+            raise ValueError("FastestSession needs at least one session factory")
+        self._factories, self._clock = dict(factories), clock
+        self.window, self.margin, self.explore_every = int(window), float(margin), int(explore_every)
+        self._sessions: dict[str, object] = {}
+        self._times = {k: deque(maxlen=self.window) for k in self._factories}
+        self._warm: set[str] = set()
+        self._calls = 0
+        self._lock = threading.Lock()
+
+    def choice(self) -> str:
+        """The option the next call runs on."""
+        with self._lock:
+            untried = min(self._times, key=lambda k: len(self._times[k]) + (k in self._warm))
+            if len(self._times[untried]) < self.window:
+                return untried  # still taking turns
+            medians = {k: statistics.median(t) for k, t in self._times.items()}  # np.median: 0.1 ms
+            best = next(iter(medians))
+            for k, m in medians.items():
+                if m < (1 - self.margin) * medians[best]:
+                    best = k
+            if self._calls % self.explore_every or len(self._times) == 1:
+                return best
+            others = [k for k in self._times if k != best]
+            return others[(self._calls // self.explore_every) % len(others)]
+
+    def session(self, key: str):
+        """The session of option ``key`` (made on first use)."""
+        if key not in self._sessions:
+            with self._lock:
+                if key not in self._sessions:
+                    self._sessions[key] = self._factories[key]()
+        return self._sessions[key]
+
+    def run(self, feeds: dict) -> list:
+        """``session.run(None, feeds)`` on the option chosen now; its time is recorded."""
+        key = self.choice()
+        session = self.session(key)
+        start = self._clock()
+        out = session.run(None, feeds)
+        elapsed = self._clock() - start
+        with self._lock:
+            self._calls += 1
+            if key in self._warm:
+                self._times[key].append(elapsed)
+            else:
+                self._warm.add(key)
+        return out
 
 
 class OnnxPredictor:
@@ -46,9 +132,9 @@ class OnnxPredictor:
         path: an ONNX file written by ``heatmark export`` (it carries the scheme, codec and input size).
         flip: horizontal-flip test-time augmentation (the mean with the mirrored prediction).
         decoder: a heatmap decoder overriding the model's (``argmax``, ``quarter``, ``dark``, ...).
-        threads: onnxruntime intra-op threads (None: heatmark's measured default: one thread for a single face,
-            all cores for batches; on the 2-core Xeon this took ``Landmarker("fast")`` from 1.56 to 1.26 ms per
-            face in ``heatmark bench speed --against dlib``, while batches of 4 and more ran faster on two).
+        threads: onnxruntime intra-op threads (None: heatmark's measured default: batches on all cores; a single
+            face on one thread or on two spinning threads, whichever :class:`FastestSession` measures faster
+            at the time: two spinning threads win on idle cores and lose badly on busy ones).
 
     Raises:
         DataError: a missing file, or an ONNX file without heatmark's description (not from ``heatmark export``).
@@ -63,7 +149,11 @@ class OnnxPredictor:
         if not self.path.is_file():
             raise DataError(self.path, "ONNX model not found")
         self.session = open_session(self.path, threads)
-        self._threads, self._single, self._lock = threads, None, threading.Lock()
+        self._threads = threads
+        single = {"1 thread": lambda: open_session(self.path, 1)}
+        if threads is None and (os.cpu_count() or 1) > 1:
+            single["2 spinning threads"] = lambda: open_session(self.path, 2, spin=True)
+        self.single_face = FastestSession(single)
         raw = self.session.get_modelmeta().custom_metadata_map.get("heatmark")
         if raw is None:
             raise DataError(self.path, "ONNX model has no heatmark description",
@@ -78,16 +168,10 @@ class OnnxPredictor:
     def forward(self, x: np.ndarray) -> np.ndarray:
         """The raw network output (heatmaps (N, K, H, W) or coordinates) for float crops ``x`` (N, 3, S, S) in
         [0, 1]."""
-        session = self.session if len(x) > 1 or self._threads is not None else self._single_thread_session()
-        return session.run(None, {"image": np.ascontiguousarray(x, np.float32)})[0]
-
-    def _single_thread_session(self):
-        """A one-thread session of the same model for single faces (made on first use; sessions are thread-safe)."""
-        if self._single is None:
-            with self._lock:
-                if self._single is None:
-                    self._single = open_session(self.path, 1)
-        return self._single
+        feeds = {"image": np.ascontiguousarray(x, np.float32)}
+        if len(x) > 1 or self._threads is not None:
+            return self.session.run(None, feeds)[0]
+        return self.single_face.run(feeds)[0]
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Float crops ``x`` (N, 3, S, S) in [0, 1] → points (N, K, 2) float64 in crop pixels, scores (N, K)."""

@@ -1,6 +1,7 @@
 """Inference from an exported ONNX file: the torch Landmarker's answers, without importing torch."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -82,22 +83,84 @@ def test_int8_needs_calibration_photos(tiny_weights, tmp_path, capsys):
     assert not (tmp_path / "q.onnx").exists()
 
 
-def test_single_faces_run_on_a_one_thread_session(tiny_weights, tmp_path):
-    """One face runs on a one-thread session (faster at batch 1 on 2 cores), batches on the all-cores session,
-    with the same numbers; an explicit thread count uses one session for everything."""
+def test_single_faces_run_on_the_fastest_single_face_session(tiny_weights, tmp_path):
+    """One face runs on the single-face sessions (one thread, or two spinning threads, whichever is measured
+    faster), batches on the all-cores session, with the same numbers; an explicit thread count uses one session
+    for everything."""
     from heatmark.onnx_runtime import OnnxPredictor
 
     onnx_path = tmp_path / "tiny.onnx"
     assert main(["export", "--weights", str(tiny_weights["heatmap"]), "--out", str(onnx_path)]) == 0
     pred = OnnxPredictor(onnx_path)
     x = np.random.default_rng(0).random((2, 3, 64, 64), dtype=np.float32)
-    assert pred._single is None
-    one = pred.forward(x[:1])
-    assert pred._single is not None and pred._single.get_session_options().intra_op_num_threads == 1
-    np.testing.assert_allclose(one, pred.forward(x)[:1], atol=1e-5)
+    batch = pred.forward(x)
+    assert not pred.single_face._sessions
+    for _ in range(22):  # both options warmed up and timed
+        np.testing.assert_allclose(pred.forward(x[:1]), batch[:1], atol=1e-5)
+    threads = {k: s.get_session_options().intra_op_num_threads for k, s in pred.single_face._sessions.items()}
+    assert threads["1 thread"] == 1
+    if (os.cpu_count() or 1) > 1:
+        assert threads["2 spinning threads"] == 2
     fixed = OnnxPredictor(onnx_path, threads=2)
     fixed.forward(x[:1])
-    assert fixed._single is None
+    assert not fixed.single_face._sessions
+
+
+class _FakeSession:
+    def __init__(self, clock, cost):
+        self.clock, self.cost, self.calls = clock, cost, 0
+
+    def run(self, names, feeds):
+        self.calls += 1
+        self.clock.now += self.cost[0]
+        return [self.cost[0]]
+
+
+class _Clock:
+    now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_fastest_session_measures_picks_the_faster_and_follows_a_change_of_load():
+    from heatmark.onnx_runtime import FastestSession
+
+    clock = _Clock()
+    cost = {"a": [3.0], "b": [2.5]}
+    made = {}
+
+    def factory(key):
+        def make():
+            made[key] = _FakeSession(clock, cost[key])
+            return made[key]
+        return make
+
+    runner = FastestSession({"a": factory("a"), "b": factory("b")}, window=5, explore_every=8, clock=clock)
+    for _ in range(12):  # taking turns: a warm-up call each, then 5 timed calls each
+        runner.run({})
+    assert made["a"].calls == made["b"].calls == 6
+    assert runner.choice() == "b"  # 2.5 < 0.9 * 3.0
+    for _ in range(40):
+        runner.run({})
+    assert made["b"].calls > 40 and 6 < made["a"].calls < 12  # "a" only on the exploring calls
+    cost["b"][0] = 6.7  # the machine got busy: "b" is now the slow one
+    for _ in range(5):
+        runner.run({})
+    assert runner.choice() == "a"
+    with pytest.raises(ValueError):
+        FastestSession({})
+
+
+def test_fastest_session_keeps_the_first_option_unless_another_is_clearly_faster():
+    from heatmark.onnx_runtime import FastestSession
+
+    clock = _Clock()
+    runner = FastestSession({"safe": lambda: _FakeSession(clock, [3.0]), "spin": lambda: _FakeSession(clock, [2.8])},
+                            window=3, clock=clock)
+    for _ in range(8):
+        runner.run({})
+    assert runner.choice() == "safe"  # 2.8 is less than 10 % faster
 
 
 def test_import_heatmark_stops_opencv_workers_spinning_unless_the_user_chose():
@@ -114,3 +177,16 @@ def test_import_heatmark_stops_opencv_workers_spinning_unless_the_user_chose():
     env["OPENCV_THREAD_POOL_ACTIVE_WAIT_WORKER"] = "500"
     assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                           check=True).stdout.strip() == "500"
+
+
+def test_thread_check_tool_times_each_setting(tmp_path):
+    """tools/thread_check.py (the measurement behind FastestSession) runs on the bundled 300W fixtures."""
+    from pathlib import Path
+
+    root = Path(__file__).parent
+    r = subprocess.run([sys.executable, str(root.parent / "tools" / "thread_check.py"), "--weights", "fast",
+                        "--root", str(root / "fixtures" / "300w"), "--limit", "2", "--repeats", "1", "--rounds", "1"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rows = [line for line in r.stdout.splitlines() if line.strip().startswith("fast")]
+    assert len(rows) == 3 and all(float(line.split()[-1]) > 0 for line in rows)
