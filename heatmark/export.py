@@ -13,13 +13,15 @@ import torch
 
 from heatmark.atomic import atomic_path
 from heatmark.errors import HeatmarkError
+from heatmark.onnx_graph import static_resizes
 
 
 def export_onnx(model: torch.nn.Module, input_size: int, path: str | Path, opset: int = 17,
                 meta: dict | None = None) -> Path:
     """Write ``model`` as ONNX with a dynamic batch axis (input ``image`` (B, 3, S, S), output ``output``).
     ``meta`` (the weights file's description) is stored in the model's metadata under ``heatmark``, so that
-    ``Landmarker("model.onnx")`` runs it without torch."""
+    ``Landmarker("model.onnx")`` runs it without torch. Resizes get constant scale factors for the fixed input
+    size (:func:`heatmark.onnx_graph.static_resizes`)."""
     path = Path(path)
     model = model.eval().cpu()
     x = torch.rand(1, 3, input_size, input_size)
@@ -37,6 +39,7 @@ def export_onnx(model: torch.nn.Module, input_size: int, path: str | Path, opset
                 entry = m.metadata_props.add()
                 entry.key, entry.value = "heatmark", json.dumps(meta, default=str)
                 onnx.save(m, str(tmp))
+            static_resizes(tmp, input_size)
     except ImportError as e:
         raise HeatmarkError(f"ONNX export needs the onnx package (pip install 'heatmark[onnx]'): {e}") from None
     return path
