@@ -26,7 +26,8 @@ from heatmark.errors import DataError, HeatmarkError
 
 def open_session(path: str | Path, threads: int | None = None, spin: bool = False):
     """An onnxruntime CPU session with heatmark's settings: all graph optimisations; worker threads that sleep
-    between operators unless ``spin`` (busy-waiting: faster on idle cores, much slower on busy ones)."""
+    between operators unless ``spin`` (busy-waiting within a run, stopped when it returns: faster on idle
+    cores, much slower on busy ones)."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -38,6 +39,8 @@ def open_session(path: str | Path, threads: int | None = None, spin: bool = Fals
     # no busy-waiting by default: spinning ORT threads starved the (then torch) decode that followed (8 ms vs
     # 2.3 ms), and on busy cores they lose their time slices (FastestSession measures when spinning pays)
     opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    if spin:  # spin between a run's operators only: threads spinning on after it slowed the next photo's detection
+        opts.add_session_config_entry("session.force_spinning_stop", "1")  # (docs/results/release_measurements.txt)
     try:
         return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own exception types for unreadable models
@@ -49,8 +52,8 @@ class FastestSession:
     """Runs each call on whichever of several sessions of one model has been fastest lately.
 
     Which thread setting is fastest for a single face depends on the load at the time. On the idle 2-core Xeon,
-    two spinning threads ran ``default`` at 2.64-2.74 ms per face (whole ``predict``) against 3.01-3.13 ms on one
-    thread; with one other busy process they took 3.4-5.9 ms against 3.0-3.1 ms (``tools/thread_check.py``,
+    two spinning threads ran ``default`` at 2.39-2.55 ms per face (whole ``predict``) against 2.81-2.85 ms on one
+    thread; with two other busy processes they took 6.3-6.7 ms against 4.6-5.0 ms (``tools/thread_check.py``,
     docs/results/thread_check.txt). So it is measured while running: the options take turns until each has
     ``window`` timed calls (the first call of each is a warm-up, not counted); then the first option (the safe
     one) runs unless another's median over its last ``window`` calls is at least ``margin`` lower; and every

@@ -101,6 +101,9 @@ def test_single_faces_run_on_the_fastest_single_face_session(tiny_weights, tmp_p
     assert threads["1 thread"] == 1
     if (os.cpu_count() or 1) > 1:
         assert threads["2 spinning threads"] == 2
+        opts = pred.single_face._sessions["2 spinning threads"].get_session_options()
+        assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+        assert opts.get_session_config_entry("session.force_spinning_stop") == "1"  # no spinning after a run
     fixed = OnnxPredictor(onnx_path, threads=2)
     fixed.forward(x[:1])
     assert not fixed.single_face._sessions
