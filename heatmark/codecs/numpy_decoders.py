@@ -21,12 +21,14 @@ def _peaks(hm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _window(hm: np.ndarray, x: np.ndarray, y: np.ndarray, r: int) -> np.ndarray:
+    """(B, K, 2r+1, 2r+1): each map's values around (x, y), indices clamped at the border (one flat ``take``:
+    half the time of ``take_along_axis`` for 68 maps)."""
     b, k, h, w = hm.shape
     d = np.arange(-r, r + 1)
     yy = np.clip(y[..., None] + d, 0, h - 1)
     xx = np.clip(x[..., None] + d, 0, w - 1)
-    flat = (yy[..., :, None] * w + xx[..., None, :]).reshape(b, k, -1)
-    return np.take_along_axis(hm.reshape(b, k, h * w), flat, -1).reshape(b, k, 2 * r + 1, 2 * r + 1)
+    flat = yy[..., :, None] * w + xx[..., None, :] + (np.arange(b * k) * (h * w)).reshape(b, k, 1, 1)
+    return np.ascontiguousarray(hm).reshape(-1).take(flat)
 
 
 def _inside(x: np.ndarray, y: np.ndarray, r: int, h: int, w: int) -> np.ndarray:
@@ -84,10 +86,13 @@ def decode_dark(hm: np.ndarray, sigma: float = 2.0, smooth: bool = True,
     b, k, h, w = hm.shape
     r = max(1, int(math.ceil(3 * sigma))) if smooth else 0
     win = _window(hm, x, y, r + 1).astype(np.float32)
-    off = _taylor_offset(win[..., r:r + 3, r:r + 3], max_offset)
     if smooth:
         sm = (win.reshape(b, k, -1) @ _smoothing_matrix(sigma, r).T).reshape(b, k, 3, 3)
-        off = np.where(_fits(x, y, r + 1, h, w)[..., None], _taylor_offset(sm, max_offset), off)
+        off, fits = _taylor_offset(sm, max_offset), _fits(x, y, r + 1, h, w)
+        if not fits.all():  # peaks near the border: the unsmoothed 3x3 neighbourhood there (as the torch decoder)
+            off = np.where(fits[..., None], off, _taylor_offset(win[..., r:r + 3, r:r + 3], max_offset))
+    else:
+        off = _taylor_offset(win[..., r:r + 3, r:r + 3], max_offset)
     off = off * _fits(x, y, 1, h, w)[..., None]
     pts = np.stack([x, y], -1).astype(off.dtype) + 0.5 + off
     return pts.astype(hm.dtype), vals
