@@ -139,12 +139,10 @@ def decode_pip(output: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]
     each score map plus the offsets predicted there (as :meth:`heatmark.codecs.pip.PipCodec.decode`)."""
     n, c3, h, w = output.shape
     k = c3 // 3
-    flat = output.reshape(n, c3, h * w)
-    idx = flat[:, :k].argmax(-1)[..., None]
-    score = np.take_along_axis(flat[:, :k], idx, -1)[..., 0]
-    ox = np.take_along_axis(flat[:, k:2 * k], idx, -1)[..., 0]
-    oy = np.take_along_axis(flat[:, 2 * k:], idx, -1)[..., 0]
-    idx = idx[..., 0]
+    flat = np.ascontiguousarray(output).reshape(n, 3, k, h * w)  # score maps, x offsets, y offsets
+    idx = flat[:, 0].argmax(-1)  # (N, K): each point's best cell
+    rows = np.arange(n * 3 * k).reshape(n, 3, k) * (h * w)
+    score, ox, oy = flat.reshape(-1).take(rows + idx[:, None, :]).transpose(1, 0, 2)  # one read of the 3 values
     return np.stack([(idx % w + 0.5 + ox) * stride, (idx // w + 0.5 + oy) * stride], -1), score
 
 
