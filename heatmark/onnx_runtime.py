@@ -80,6 +80,9 @@ class FastestSession:
                  explore_every: int = 32, clock: Callable[[], float] = time.perf_counter):
         if not factories:
             raise ValueError("FastestSession needs at least one session factory")
+        if int(window) < 1 or int(explore_every) < 1 or not 0 <= margin < 1:
+            raise ValueError(f"FastestSession: window and explore_every must be >= 1 and margin in [0, 1), got "
+                             f"window={window}, explore_every={explore_every}, margin={margin}")
         self._factories, self._clock = dict(factories), clock
         self.window, self.margin, self.explore_every = int(window), float(margin), int(explore_every)
         self._sessions: dict[str, object] = {}

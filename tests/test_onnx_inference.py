@@ -153,6 +153,8 @@ def test_fastest_session_measures_picks_the_faster_and_follows_a_change_of_load(
     assert runner.choice() == "a"
     with pytest.raises(ValueError):
         FastestSession({})
+    with pytest.raises(ValueError, match="window"):
+        FastestSession({"a": factory("a")}, window=0)
 
 
 def test_fastest_session_keeps_the_first_option_unless_another_is_clearly_faster():
