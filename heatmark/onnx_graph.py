@@ -65,20 +65,29 @@ def static_resizes(path: str | Path, input_size: int) -> int:
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     session = ort.InferenceSession(probe.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    scales = []
+    scales, exact = [], []
     for batch in (1, 2):
         x = np.zeros((batch, 3, input_size, input_size), np.float32)
         shapes = dict(zip(names, (o.shape for o in session.run(names, {"image": x}))))
-        scales.append([np.asarray(shapes[n.output[0]], np.float64) / np.asarray(shapes[n.input[0]], np.float64)
-                       for n in resizes])
-    for node, s1, s2 in zip(resizes, *scales):
+        ins = [np.asarray(shapes[n.input[0]], np.float64) for n in resizes]
+        outs = [np.asarray(shapes[n.output[0]], np.float64) for n in resizes]
+        scales.append([o / i for i, o in zip(ins, outs)])
+        # the float32 scale must give back the same output size (floor(size x scale)) in float32 and float64
+        exact.append([all(np.array_equal(np.floor(i.astype(t) * (o / i).astype(np.float32).astype(t)), o)
+                          for t in (np.float32, np.float64)) for i, o in zip(ins, outs)])
+    changed = 0
+    for node, s1, s2, ok1, ok2 in zip(resizes, *scales, *exact):
         if not np.array_equal(s1, s2):
             raise ValueError(f"{path}: Resize {node.name} scales by {s1} at batch 1 and {s2} at batch 2")
+        if not (ok1 and ok2):
+            continue  # a ratio float32 cannot carry exactly: this Resize keeps its computed size
+        changed += 1
         const = numpy_helper.from_array(s1.astype(np.float32), f"{node.name}_static_scales")
         model.graph.initializer.append(const)
         data, roi = node.input[0], node.input[1]
         del node.input[:]
         node.input.extend([data, roi, const.name])
-    _remove_dead_nodes(model.graph)
-    onnx.save(model, str(path))
-    return len(resizes)
+    if changed:
+        _remove_dead_nodes(model.graph)
+        onnx.save(model, str(path))
+    return changed

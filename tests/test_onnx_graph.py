@@ -78,3 +78,24 @@ def test_static_resizes_rewrites_a_size_taken_from_another_tensor(tmp_path):
     assert static_resizes(path, 16) == 1
     assert "Shape" not in _ops(path)
     np.testing.assert_array_equal(_run(path, x), before)
+
+
+def test_static_resizes_keeps_a_computed_size_that_a_float32_scale_would_miss(tmp_path):
+    """11 → 13 pixels: 11 × float32(13/11) floors to 12, so that Resize keeps its computed size (outputs
+    unchanged)."""
+    import torch
+
+    from heatmark.onnx_graph import static_resizes
+
+    class Odd(torch.nn.Module):
+        def forward(self, image):
+            small = image[..., 1:12, 1:12]  # 13 → 11
+            return torch.nn.functional.interpolate(small, size=image.shape[-2:], mode="nearest") + image
+
+    path = tmp_path / "odd.onnx"
+    torch.onnx.export(Odd(), (torch.rand(1, 3, 13, 13),), str(path), input_names=["image"], output_names=["output"],
+                      dynamic_axes={"image": {0: "batch"}, "output": {0: "batch"}}, opset_version=17, dynamo=False)
+    x = np.random.default_rng(2).random((2, 3, 13, 13), dtype=np.float32)
+    before = _run(path, x)
+    assert "Resize" in _ops(path) and static_resizes(path, 13) == 0
+    np.testing.assert_array_equal(_run(path, x), before)
