@@ -131,6 +131,15 @@ class FastestSession:
         return out
 
 
+def single_face_options(path: str | Path) -> dict[str, Callable[[], object]]:
+    """The sessions :class:`FastestSession` chooses from for single faces of the model at ``path``: one thread (the
+    safe option, first) and, on more than one core, two threads spinning within a run."""
+    options = {"1 thread": lambda: open_session(path, 1)}
+    if (os.cpu_count() or 1) > 1:
+        options["2 spinning threads"] = lambda: open_session(path, 2, spin=True)
+    return options
+
+
 class OnnxPredictor:
     """A heatmark ONNX model run by onnxruntime with decoding in NumPy: crops in, points out, no torch.
 
@@ -155,11 +164,8 @@ class OnnxPredictor:
         if not self.path.is_file():
             raise DataError(self.path, "ONNX model not found")
         self.session = open_session(self.path, threads)
-        self._threads = threads
-        single = {"1 thread": lambda: open_session(self.path, 1)}
-        if threads is None and (os.cpu_count() or 1) > 1:
-            single["2 spinning threads"] = lambda: open_session(self.path, 2, spin=True)
-        self.single_face = FastestSession(single)
+        # single faces: the measured choice, unless a thread count was given (then one session for everything)
+        self.single_face = FastestSession(single_face_options(self.path)) if threads is None else None
         raw = self.session.get_modelmeta().custom_metadata_map.get("heatmark")
         if raw is None:
             raise DataError(self.path, "ONNX model has no heatmark description",
@@ -175,7 +181,7 @@ class OnnxPredictor:
         """The raw network output (heatmaps (N, K, H, W) or coordinates) for float crops ``x`` (N, 3, S, S) in
         [0, 1]."""
         feeds = {"image": np.ascontiguousarray(x, np.float32)}
-        if len(x) > 1 or self._threads is not None:
+        if len(x) > 1 or self.single_face is None:
             return self.session.run(None, feeds)[0]
         return self.single_face.run(feeds)[0]
 

@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import heatmark
-    from heatmark.onnx_runtime import FastestSession, open_session
+    from heatmark.onnx_runtime import FastestSession, single_face_options
 
     faces = _faces(args.root, args.limit)
     stop = mp.Event()
@@ -72,9 +72,9 @@ def main(argv=None) -> int:
             pred = lm.predictor
             if lm.backend != "onnx":
                 raise SystemExit(f"{name}: not an onnxruntime model")
-            settings = {"1 thread": lambda: FastestSession({"1": lambda: open_session(pred.path, 1)}),
-                        "2 spinning threads": lambda: FastestSession({"2": lambda: open_session(pred.path, 2, True)}),
-                        "heatmark's default (measured choice)": lambda: type(pred)(pred.path).single_face}
+            options = single_face_options(pred.path)  # what OnnxPredictor chooses from: each alone, then the choice
+            settings = {label: (lambda f=f, label=label: FastestSession({label: f})) for label, f in options.items()}
+            settings["heatmark's default (measured choice)"] = lambda: FastestSession(options)
             results: dict[str, list[float]] = {k: [] for k in settings}
             for _ in range(args.rounds):
                 for label, make in settings.items():
