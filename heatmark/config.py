@@ -3,8 +3,8 @@
 Every key must exist in :data:`DEFAULTS` (unknown keys are an error listing the valid ones), except inside
 the free-form sections ``model.options``, ``codec``, ``loss.params``, ``augment`` and ``aux``, which the
 model, codec, loss and augmentation factories validate themselves, and the optional keys of :data:`OPTIONAL`
-(``model.in_channels``; ``distill: {teacher: default, weight: 0.5}``: knowledge distillation from a trained
-heatmap model).
+(``model.in_channels``; ``model.init``: start from a trained model's weights; ``distill: {teacher: default,
+weight: 0.5}``: knowledge distillation from a trained heatmap model).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ DEFAULTS: dict = {
 FREE_FORM = {("model", "options"), ("codec",), ("loss", "params"), ("augment",), ("aux",)}
 # Keys a config may set although DEFAULTS leaves them out (absent = the default), so that adding them changed
 # no existing config (benchmark run keys hash the whole config): key path -> default.
-OPTIONAL = {("model", "in_channels"): 3, ("distill",): None}
+OPTIONAL = {("model", "in_channels"): 3, ("model", "init"): None, ("distill",): None}
 LIST_OF_DICTS = {("data", "train"): {"dataset", "root", "ratio", "scheme", "limit", "relabel"}}
 
 

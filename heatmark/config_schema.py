@@ -61,6 +61,9 @@ class ModelConfig(_Section):
     backbone: str = "resnet18"
     options: dict[str, Any] = Field(default_factory=dict)
     in_channels: Literal[1, 3] = 3  # 1: a grey model (colour input converted inside the network)
+    # start from these weights (a shipped model's name or a .safetensors file of the same network) instead of a
+    # random initialisation; the optimizer and schedule start fresh
+    init: str | None = Field(None, min_length=1)
 
 
 class LossConfig(_Section):

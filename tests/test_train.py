@@ -17,9 +17,10 @@ import pytest
 import torch
 
 from heatmark.checkpoint import load_model, load_tensors
-from heatmark.config import DEFAULTS, merge_config, apply_overrides
+from heatmark.config import DEFAULTS, apply_overrides, merge_config
 from heatmark.engine.recipes import HEAD_RECIPES
 from heatmark.engine.trainer import Trainer
+from heatmark.errors import ConfigError
 
 
 def small_cfg(fixtures: Path, tmp: Path, head: str = "heatmap", epochs: int = 2, extra=()) -> dict:
@@ -246,7 +247,6 @@ def test_300w_protocol_subsets(fixtures, tmp_path):
 
 
 def test_model_and_codec_stride_must_agree(fixtures, tmp_path):
-    from heatmark.errors import ConfigError
 
     cfg = small_cfg(fixtures, tmp_path, extra=["model.options.stride=2"])  # the recipe's codec keeps stride 4
     with pytest.raises(ConfigError, match="codec.stride"):
@@ -269,3 +269,30 @@ def test_device_choice_errors_are_clear(monkeypatch):
     assert _pick_device("auto", 0, 2) == torch.device("cuda:0") == _pick_device("cuda", 0, 2)
     with pytest.raises(ConfigError, match="needs GPU cuda:1, but torch sees 1.*--nproc_per_node 1.*--device cpu"):
         _pick_device("auto", 1, 2)
+
+
+def test_model_init_starts_from_given_weights_and_records_them(fixtures, tmp_path):
+    """``model.init``: the network starts from a trained run's weights (checked by name and shape); the file and its
+    hash are recorded in every checkpoint; weights of another network are refused naming the key."""
+    first = tmp_path / "first"
+    Trainer(small_cfg(fixtures, tmp_path, epochs=1), first, progress=False, log=_quiet).fit()
+    src = first / "final.safetensors"
+    cfg = small_cfg(fixtures, tmp_path, epochs=1, extra=[f"model.init={src}"])
+    t = Trainer(cfg, tmp_path / "second", progress=False, log=_quiet)
+    start, _ = load_tensors(src)
+    for k, v in t.model.state_dict().items():
+        assert torch.equal(v, start[f"model.{k}"]), k
+    t.fit()
+    meta = json.loads((tmp_path / "second" / "final.json").read_text())
+    assert meta["config"]["model"]["init"] == str(src)
+    assert meta["init"]["weights"] == str(src) and len(meta["init"]["sha256"]) == 64
+    resumed = Trainer(cfg, tmp_path / "second", resume=True, progress=False, log=_quiet)  # keeps its own weights
+    assert resumed.init_source == meta["init"]
+    final, _ = load_tensors(tmp_path / "second" / "final.safetensors")
+    assert all(torch.equal(v, final[f"model.{k}"]) for k, v in resumed.model.state_dict().items())
+    other = small_cfg(fixtures, tmp_path, epochs=1, extra=[f"model.init={src}", "model.in_channels=1"])
+    with pytest.raises(ConfigError, match=r"model\.init: .*does not fit this config's network"):
+        Trainer(other, tmp_path / "third", progress=False, log=_quiet)
+    missing = small_cfg(fixtures, tmp_path, epochs=1, extra=[f"model.init={tmp_path / 'none.safetensors'}"])
+    with pytest.raises(ConfigError, match=r"model\.init: .*none\.safetensors"):
+        Trainer(missing, tmp_path / "fourth", progress=False, log=_quiet)

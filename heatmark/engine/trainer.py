@@ -32,7 +32,14 @@ from heatmark.engine.data import MixDataset, MixSampler, build_source, collate
 from heatmark.engine.device import pick_device
 from heatmark.engine.distill import load_teacher
 from heatmark.engine.evaluate import evaluate, predict_dataset
-from heatmark.engine.training_utils import EMA, config_changes, git_commit, refuse_existing_run
+from heatmark.engine.training_utils import (
+    EMA,
+    config_changes,
+    git_commit,
+    init_weights,
+    refuse_existing_run,
+    warmup_cosine,
+)
 from heatmark.errors import ConfigError, HeatmarkError
 from heatmark.losses import create_loss
 from heatmark.models import count_parameters, create_model
@@ -124,7 +131,11 @@ class Trainer:
         """The network and its codec on the device (DDP-wrapped as ``self.net`` under torchrun)."""
         self.head = self.cfg["model"]["head"]
         self.model, self.codec = model_and_codec(self.cfg, self.scheme)
-        if self.head == "regression" and not resume:
+        init = self.cfg["model"].get("init")  # recorded in every checkpoint (a resumed run reads it from its own)
+        self.init_source = init_weights(self.model, init) if init and not resume else None
+        if self.init_source:
+            self.log(f"initialised from {self.init_source['weights']}")
+        elif self.head == "regression" and not resume:
             self._init_mean_shape(sources[0])
         self.model.to(self.device)
         if self.cuda:
@@ -136,8 +147,7 @@ class Trainer:
 
     def _build_loss(self) -> None:
         """The main loss (heatmap or coordinate, matching the head) and the optional auxiliary one."""
-        cfg = self.cfg
-        lp = dict(cfg["loss"].get("params") or {})
+        cfg, lp = self.cfg, dict(self.cfg["loss"].get("params") or {})
         self.loss_fn = create_loss(cfg["loss"]["name"], **lp)
         needs = {"regression": "coords", "heatmap": "heatmap", "pip": "pip"}[self.head]
         if self.loss_fn.kind != needs:
@@ -171,19 +181,10 @@ class Trainer:
         self.epochs = math.ceil(self.total_steps / self.steps_per_epoch)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=float(o["lr"]),
                                            weight_decay=float(o["weight_decay"]))
-        warm, floor, total = int(o["warmup_steps"]), float(o["min_lr_ratio"]), self.total_steps
-
-        def lr_at(step: int) -> float:
-            if step < warm:
-                return (step + 1) / warm
-            t = min(1.0, (step - warm) / max(1, total - warm))
-            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
-
+        lr_at = warmup_cosine(int(o["warmup_steps"]), float(o["min_lr_ratio"]), self.total_steps)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_at)
         self.ema = EMA(self.model, float(o["ema"])) if o.get("ema") else None
-        self.amp_dtype = None
-        if self.cuda:
-            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if self.cuda else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
 
     # ------------------------------------------------------------------ setup helpers
@@ -196,7 +197,8 @@ class Trainer:
 
     def meta(self, **extra) -> dict:
         return model_meta(self.model, self.codec, self.scheme, self.input_size, self.cfg["data"]["box_scale"],
-                          config=self.cfg, commit=git_commit(), params=count_parameters(self.model), **extra)
+                          config=self.cfg, commit=git_commit(), params=count_parameters(self.model),
+                          **({"init": self.init_source} if self.init_source else {}), **extra)
 
     # ------------------------------------------------------------------ checkpoints
     def _save_last(self, metrics: dict) -> None:
@@ -238,7 +240,7 @@ class Trainer:
         self.scheduler.load_state_dict(meta["scheduler"])
         torch.set_rng_state(t["rng.torch"])
         self.epoch, self.step, self.best = int(meta["epoch"]), int(meta["step"]), float(meta["best_nme"])
-        self.skipped_batches = int(meta.get("skipped_batches", 0))
+        self.skipped_batches, self.init_source = int(meta.get("skipped_batches", 0)), meta.get("init")
         self.log(f"resumed from {path}: epoch {self.epoch}, step {self.step}, best NME {self.best:.3f}")
 
     def _save_weights(self, name: str, metrics: dict) -> None:

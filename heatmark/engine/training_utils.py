@@ -1,13 +1,30 @@
-"""Helpers of the trainer: the run folder's state (an existing run, a changed config), EMA, the git commit."""
+"""Helpers of the trainer: the run folder's state (an existing run, a changed config), EMA, the git commit, the
+learning-rate schedule, the starting weights of ``model.init``."""
 
 from __future__ import annotations
 
+import hashlib
+import math
 import subprocess
 from pathlib import Path
 
 import torch
 
+from heatmark.checkpoint import load_tensors
 from heatmark.errors import ConfigError
+
+
+def warmup_cosine(warm: int, floor: float, total: int):
+    """The learning-rate factor at each step: linear warm-up over ``warm`` steps, then a cosine from 1 down to
+    ``floor`` at step ``total``."""
+
+    def lr_at(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        t = min(1.0, (step - warm) / max(1, total - warm))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+    return lr_at
 
 
 def git_commit() -> str | None:
@@ -58,3 +75,29 @@ def config_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
         elif a != b and key not in RUNTIME_KEYS:
             out.append(f"{key}: {a!r} -> {b!r}")
     return out
+
+
+def init_weights(model: torch.nn.Module, init: str) -> dict:
+    """Load the weights of ``init`` (config ``model.init``: a shipped model's name or a ``.safetensors`` file of the
+    same network) into ``model``; returns the file and its SHA-256. Every parameter and buffer must match by name
+    and shape."""
+    from heatmark.shipped import resolve_weights
+
+    path = resolve_weights(init)
+    if path.suffix != ".safetensors" or not path.is_file():
+        raise ConfigError(f"model.init: {path} is not a .safetensors weights file; give a shipped model's name or "
+                          "the path of a heatmark training run's final.safetensors")
+    tensors, _ = load_tensors(path)
+    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [f"{k} {tuple(state[k].shape)} (model {tuple(v.shape)})" for k, v in own.items()
+              if k in state and state[k].shape != v.shape]
+    if missing or unexpected or shapes:
+        what = ([f"missing {', '.join(missing[:3])}"] if missing else []) + \
+               ([f"unexpected {', '.join(unexpected[:3])}"] if unexpected else []) + shapes[:3]
+        raise ConfigError(f"model.init: {path} does not fit this config's network ({'; '.join(what)}); give "
+                          "weights of the same head, backbone, options, points and input channels")
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+    return {"weights": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
