@@ -9,6 +9,7 @@ half-written file under the real name.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -53,6 +54,17 @@ def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     if raw is None:
         raise DataError(path, "safetensors file has no heatmark metadata", "save weights with heatmark")
     return tensors, json.loads(raw)
+
+
+def weights_digest(tensors: dict[str, torch.Tensor], prefix: str = "model.") -> str:
+    """SHA-256 of a model's tensors (names, dtypes, shapes, bytes; those under ``prefix``): the same weights give
+    the same digest whatever metadata their file carries."""
+    h = hashlib.sha256()
+    for k in sorted(k for k in tensors if k.startswith(prefix)):
+        t = tensors[k].detach().cpu().contiguous()
+        h.update(f"{k}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 def model_meta(model: torch.nn.Module, codec, scheme, input_size: int, box_scale: float, **extra) -> dict:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from heatmark.api import Landmarker, resolve_weights
-from heatmark.checkpoint import load_model, load_tensors
+from heatmark.checkpoint import load_model, load_tensors, save_tensors, weights_digest
 from heatmark.engine.trainer import Trainer
 
 from test_train import _quiet, small_cfg
@@ -94,3 +94,22 @@ def test_auto_backend_prefers_a_shipped_int8_file(tmp_path, monkeypatch):
     (tmp_path / "default.int8.onnx").write_bytes(b"x")
     assert api.shipped_onnx(w) == tmp_path / "default.int8.onnx"
     assert api.shipped_onnx(Path("elsewhere/default.safetensors")) is None  # only shipped models have one
+
+
+def test_card_records_the_weights_a_run_started_from(fixtures, tmp_path):
+    """``model.init``: the card names the starting weights with their digest (metadata-independent) and refuses
+    to package when those weights changed since the run started from them."""
+    first = tmp_path / "first"
+    Trainer(small_cfg(fixtures, tmp_path, epochs=1), first, progress=False, log=_quiet).fit()
+    src = first / "final.safetensors"
+    tensors, meta = load_tensors(src)
+    digest = weights_digest(tensors)
+    save_tensors(tmp_path / "copy.safetensors", tensors, {**meta, "card": {"label": "a copy", "seed": 3}})
+    assert weights_digest(load_tensors(tmp_path / "copy.safetensors")[0]) == digest  # metadata does not count
+    init_record = runpy.run_path(str(ROOT / "tools" / "package_model.py"))["init_record"]
+    rec = init_record(str(tmp_path / "copy.safetensors"), {"weights": "x", "sha256": digest})
+    assert rec["sha256"] == digest and rec["label"] == "a copy" and rec["seed"] == 3
+    changed = {k: (v + 1 if v.is_floating_point() else v) for k, v in tensors.items()}
+    save_tensors(tmp_path / "copy.safetensors", changed, meta)
+    with pytest.raises(SystemExit, match="changed since the run started"):
+        init_record(str(tmp_path / "copy.safetensors"), {"sha256": digest})

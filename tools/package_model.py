@@ -51,6 +51,26 @@ def count_faces(entry: dict) -> int | None:
         return None
 
 
+def init_record(init: str, recorded: dict | None) -> dict:
+    """What the run started from (config ``model.init``): the weights, their digest (as the trainer recorded it;
+    checked against the file now) and, for a shipped model, the training data and terms from its own card."""
+    from heatmark.checkpoint import load_tensors, weights_digest
+    from heatmark.shipped import resolve_weights
+
+    path = resolve_weights(init)
+    tensors, src_meta = load_tensors(path)
+    now = weights_digest(tensors)
+    out = {"weights": init, "sha256": (recorded or {}).get("sha256", now)}
+    if out["sha256"] != now:
+        sys.exit(f"model.init {init}: the weights in {path} changed since the run started from them (digest "
+                 f"{now[:12]}, recorded {out['sha256'][:12]}); package with the weights the run started from")
+    src_card = src_meta.get("card") or {}
+    for k in ("label", "training_data", "seed", "steps", "train_command"):
+        if k in src_card:
+            out[k] = src_card[k]
+    return out
+
+
 def write_docs(run: Path, docs: Path, card: dict) -> None:
     """The run's metrics.jsonl, its validation curve (NME vs step) and the card, for docs/results/."""
     from heatmark.engine.plots import line_plot
@@ -163,6 +183,8 @@ def main(argv=None) -> int:
         "steps": meta.get("step"), "commit": commit(), "trained_commit": meta.get("commit"),
         "train_command": args.command, "package_command": shlex.join(["python", "tools/package_model.py", *sys.argv[1:]]),
     }
+    if cfg["model"].get("init"):
+        card["initialised_from"] = init_record(cfg["model"]["init"], meta.get("init"))
     if args.fit_offset:
         from heatmark.checkpoint import load_model
         from heatmark.engine.calibrate import fit_point_offset

@@ -3,14 +3,13 @@ learning-rate schedule, the starting weights of ``model.init``."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 import subprocess
 from pathlib import Path
 
 import torch
 
-from heatmark.checkpoint import load_tensors
+from heatmark.checkpoint import load_tensors, weights_digest
 from heatmark.errors import ConfigError
 
 
@@ -79,8 +78,8 @@ def config_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
 
 def init_weights(model: torch.nn.Module, init: str) -> dict:
     """Load the weights of ``init`` (config ``model.init``: a shipped model's name or a ``.safetensors`` file of the
-    same network) into ``model``; returns the file and its SHA-256. Every parameter and buffer must match by name
-    and shape."""
+    same network) into ``model``; returns the file and its weights' SHA-256
+    (:func:`heatmark.checkpoint.weights_digest`). Every parameter and buffer must match by name and shape."""
     from heatmark.shipped import resolve_weights
 
     path = resolve_weights(init)
@@ -100,4 +99,4 @@ def init_weights(model: torch.nn.Module, init: str) -> dict:
         raise ConfigError(f"model.init: {path} does not fit this config's network ({'; '.join(what)}); give "
                           "weights of the same head, backbone, options, points and input channels")
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
-    return {"weights": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    return {"weights": str(path), "sha256": weights_digest(tensors)}
