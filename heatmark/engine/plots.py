@@ -82,6 +82,22 @@ def line_plot(xs: list[float], ys: list[list[float]], path: str | Path, x_label:
     _save(fig, path)
 
 
+def curves_plot(series: dict[str, tuple[list[float], list[float]]], path: str | Path, x_label: str, y_label: str,
+                title: str = "", size: tuple[int, int] = (720, 440), y_max: float | None = None) -> None:
+    """One line per named ``(xs, ys)`` series (e.g. validation curves of several runs); ``y_max`` cuts the
+    y axis (the first steps of a training from scratch would squash the rest)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(size[0] / 100, size[1] / 100))
+    for name, (xs, ys) in series.items():
+        ax.plot(xs, ys, lw=1.5, label=name)
+    ax.set(xlabel=x_label, ylabel=y_label, title=title)
+    if y_max is not None:
+        ax.set_ylim(top=y_max)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
 def _is_candidate(row: dict) -> bool:
     """A frontier row of an unshipped training run (``engine.speed.candidate_rows`` names them "RUN (candidate)")."""
     return row["model"].endswith("(candidate)")
