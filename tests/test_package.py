@@ -109,6 +109,8 @@ def test_card_records_the_weights_a_run_started_from(fixtures, tmp_path):
     init_record = runpy.run_path(str(ROOT / "tools" / "package_model.py"))["init_record"]
     rec = init_record(str(tmp_path / "copy.safetensors"), {"weights": "x", "sha256": digest})
     assert rec["sha256"] == digest and rec["label"] == "a copy" and rec["seed"] == 3
+    from_run = init_record(str(src), None)  # a run's weights: the data of its config
+    assert from_run["sha256"] == digest and from_run["training_data"][0]["dataset"] == "facesynthetics"
     changed = {k: (v + 1 if v.is_floating_point() else v) for k, v in tensors.items()}
     save_tensors(tmp_path / "copy.safetensors", changed, meta)
     with pytest.raises(SystemExit, match="changed since the run started"):

@@ -64,11 +64,20 @@ def init_record(init: str, recorded: dict | None) -> dict:
     if out["sha256"] != now:
         sys.exit(f"model.init {init}: the weights in {path} changed since the run started from them (digest "
                  f"{now[:12]}, recorded {out['sha256'][:12]}); package with the weights the run started from")
-    src_card = src_meta.get("card") or {}
-    for k in ("label", "training_data", "seed", "steps", "train_command"):
-        if k in src_card:
-            out[k] = src_card[k]
+    src_card = src_meta.get("card")
+    if src_card:  # a shipped model: what its own card says
+        out.update({k: src_card[k] for k in ("label", "training_data", "seed", "steps", "train_command")
+                    if k in src_card})
+    else:  # a training run's weights: what its config says
+        cfg = src_meta.get("config") or {}
+        out.update({"training_data": training_data(cfg), "seed": cfg.get("seed"), "steps": src_meta.get("step")})
     return out
+
+
+def training_data(cfg: dict) -> list[dict]:
+    """A run config's training sources with their face counts and terms, for a card."""
+    return [{**e, "faces": count_faces(e), "terms": DATA_TERMS.get(e["dataset"], "see the source")}
+            for e in (cfg.get("data") or {}).get("train", [])]
 
 
 def write_docs(run: Path, docs: Path, card: dict) -> None:
@@ -175,8 +184,7 @@ def main(argv=None) -> int:
     cfg = meta["config"]
     card = {
         "name": args.name, "label": args.label,
-        "training_data": [{**e, "faces": count_faces(e), "terms": DATA_TERMS.get(e["dataset"], "see the source")}
-                          for e in cfg["data"]["train"]],
+        "training_data": training_data(cfg),
         "weights_terms": WEIGHTS_TERMS, "seed": cfg.get("seed"), "config": cfg,
         "validation_data": cfg["data"].get("val"),
         "weights": "final (end of the step budget); parameters stored as float16",
