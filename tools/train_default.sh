@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Train and package every shipped model. Both: Unet-MobileNetV2 heatmap model (slim decoder), 128x128 input,
-# 32x32 heatmaps, 7000 steps x 16 images, seed 0; AFW (../shared/data/300w_afw) for validation curves only, the
-# final weights are shipped and evaluated (never the validation-best checkpoint).
-#   default:   the 870 real 300W-Helen-train faces (20 % FaceSynthetics per batch scored 0.13 points worse); a
-#              per-point label-bias offset fitted on Helen-train (configs/models/default.yaml)
+# Train and package every shipped model. default and synthetic: Unet-MobileNetV2 heatmap model (slim decoder),
+# 128x128 input, 32x32 heatmaps, 7000 steps x 16 images, seed 0; AFW (../shared/data/300w_afw) for validation curves
+# only, the final weights are shipped and evaluated (never the validation-best checkpoint).
 #   synthetic: no real landmark labels: FaceSynthetics (silhouette jaw) + Helen photos pseudo-labelled by a
 #              teacher (round two of self-training)             (configs/models/synthetic.yaml)
+#   default:   starts from the packaged synthetic weights (model.init: synthetic), then the 870 real
+#              300W-Helen-train faces; a per-point label-bias offset fitted on Helen-train (configs/models/default.yaml;
+#              from a random initialisation: configs/models/default_scratch.yaml)
 #   fast:      the previous default recipe (80 % Helen-train, 20 % FaceSynthetics) on a pixel-in-pixel
 #              MobileNetV3-small network (no decoder), 192x192 crops (configs/models/fast.yaml); shipped because it
 #              is the fastest frontier point within 1 NME point of default on AFW
-# On the 2-core CPU two run side by side in about 1 h 30 min (one torch thread each); the third (fast, ~45 min) after them.
+# On the 2-core CPU: synthetic and fast side by side (about 1 h 30 min, one torch thread each), then default
+# (it starts from the packaged synthetic; about 50 min alone).
 #   bash tools/train_default.sh [RUNS_DIR]
 set -euo pipefail
 RUNS=${1:-runs}
@@ -18,18 +20,18 @@ train() {
   OMP_NUM_THREADS=1 heatmark train --config configs/models/$1.yaml --out "$RUNS/$1" --quiet \
     $( [ -f "$RUNS/$1/last.safetensors" ] && echo --resume )
 }
-train default & train synthetic & wait
-train fast
-python tools/package_model.py "$RUNS/default" --name default --eval-root "$S/300w_afw" \
-  --label "real labels: 870 300W-Helen-train faces" \
-  --fit-offset "300w:$S/300w_helen_train" --int8-calibrate "$S/300w_helen_train" \
-  --command "heatmark train --config configs/models/default.yaml --out $RUNS/default" --docs docs/results/default
+train synthetic & train fast & wait
 python tools/package_model.py "$RUNS/synthetic" --name synthetic --eval-root "$S/300w_afw" \
   --label "no real landmark labels: 100 FaceSynthetics faces + 626 pseudo-labelled 300W-Helen photos" \
   --int8-calibrate "$S/300w_helen_train" --command "heatmark train --config configs/models/synthetic.yaml --out $RUNS/synthetic" --docs docs/results/synthetic
 # the label adapter shipped with `synthetic` (a separate variant: fitted on Helen-train's real labels)
 heatmark adapt --weights synthetic --dataset 300w --root "$S/300w_helen_train" \
   --out heatmark/weights/synthetic.300w-adapter.npz
+train default  # model.init: synthetic, the file packaged above
+python tools/package_model.py "$RUNS/default" --name default --eval-root "$S/300w_afw" \
+  --label "real labels: 870 300W-Helen-train faces, started from synthetic" \
+  --fit-offset "300w:$S/300w_helen_train" --int8-calibrate "$S/300w_helen_train" \
+  --command "heatmark train --config configs/models/default.yaml --out $RUNS/default" --docs docs/results/default
 python tools/package_model.py "$RUNS/fast" --name fast --eval-root "$S/300w_afw" \
   --label "real labels: 870 300W-Helen-train faces (80 %) + 100 FaceSynthetics faces (20 %); pixel-in-pixel MobileNetV3-small, 192 px" \
   --fit-offset "300w:$S/300w_helen_train" --int8-calibrate "$S/300w_helen_train" \
