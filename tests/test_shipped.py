@@ -91,6 +91,7 @@ def test_models_command_lists_the_shipped_models_from_their_cards(capsys):
     out = capsys.readouterr().out
     card = json.loads((WEIGHTS_DIR / "default.json").read_text())["card"]
     assert "default" in out and "synthetic" in out and f"{card['accuracy']['nme']:.2f}" in out
+    assert "(from synthetic)" in out  # default's starting weights are part of what it learned from
     assert main(["models", "--json"]) == 0
     cards = json.loads(capsys.readouterr().out)
     assert {c["name"] for c in cards} == set(TIERS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_arguments(mp: argparse.ArgumentParser) -> None:
@@ -23,6 +24,9 @@ def run(args: argparse.Namespace) -> int:
     for c in cards:
         acc, speed = c.get("accuracy", {}), c.get("speed", {})
         data = " + ".join(f"{d.get('faces', '?')} {d['dataset']}" for d in c.get("training_data", []))
+        if c.get("initialised_from"):  # pretrained weights: say from what
+            w = Path(c["initialised_from"]["weights"])  # a shipped name, or a run's RUN/final.safetensors
+            data += f" (from {w.parent.name if w.suffix == '.safetensors' else w.name})"
         ms = speed.get("ms_per_face", {})
         rows.append({"name": c["name"], "training data": data or "?", "AFW NME %": acc.get("nme", float("nan")),
                      "w/o jaw %": acc.get("nme_no_jaw", float("nan")),
