@@ -56,12 +56,18 @@ def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     return tensors, json.loads(raw)
 
 
+def model_state(tensors: dict[str, torch.Tensor], prefix: str = "model.") -> dict[str, torch.Tensor]:
+    """The network's state dict inside a weights file's tensors (the names under ``prefix``, prefix removed)."""
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
 def weights_digest(tensors: dict[str, torch.Tensor], prefix: str = "model.") -> str:
     """SHA-256 of a model's tensors (names, dtypes, shapes, bytes; those under ``prefix``): the same weights give
     the same digest whatever metadata their file carries."""
     h = hashlib.sha256()
-    for k in sorted(k for k in tensors if k.startswith(prefix)):
-        t = tensors[k].detach().cpu().contiguous()
+    state = model_state(tensors, prefix)
+    for k in sorted(state):
+        t = state[k].detach().cpu().contiguous()
         h.update(f"{k}|{t.dtype}|{tuple(t.shape)}|".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
@@ -110,7 +116,7 @@ def load_model(path: str | Path, expect: dict | None = None, prefix: str = "mode
         if found != v:
             raise HeatmarkError(f"{path}: expected a model with {k}={v!r}, found {k}={found!r}")
     model, codec, scheme = build_from_meta(meta, path)
-    state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    state = model_state(tensors, prefix)
     try:
         model.load_state_dict(state)
     except RuntimeError as e:

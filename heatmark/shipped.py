@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from heatmark.errors import HeatmarkError
+from heatmark.errors import ConfigError, HeatmarkError
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -50,6 +50,18 @@ def default_weights(variant: str = "default") -> Path:
     if not path.is_file():
         raise HeatmarkError(f"no shipped model {variant!r} in {WEIGHTS_DIR} (available: {shipped_models() or 'none'}); "
                             "pass weights=PATH to a .safetensors file trained with heatmark")
+    return path
+
+
+def training_weights(value: str, key: str) -> Path:
+    """The ``.safetensors`` file that config key ``key`` names (``model.init``, ``distill.teacher``): a shipped
+    model's name or a path; a file of another kind or a missing file is refused, naming the key."""
+    path = resolve_weights(value)
+    fix = "give a shipped model's name or the path of a heatmark training run's final.safetensors"
+    if path.suffix != ".safetensors":
+        raise ConfigError(f"{key}: {path} is not a .safetensors weights file; {fix}")
+    if not path.is_file():
+        raise ConfigError(f"{key}: {path} not found; {fix}")
     return path
 
 

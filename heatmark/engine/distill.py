@@ -50,15 +50,9 @@ def load_teacher(cfg: dict, student_cfg: dict, scheme, codec, device: torch.devi
     """The teacher of ``cfg`` (the ``distill`` section), checked against the student (its run config
     ``student_cfg``, landmark ``scheme`` and ``codec``) and frozen on ``device``."""
     from heatmark.checkpoint import load_model
-    from heatmark.shipped import resolve_weights
+    from heatmark.shipped import training_weights
 
-    path = resolve_weights(cfg["teacher"])
-    if path.suffix != ".safetensors":
-        raise ConfigError(f"distill.teacher: {path} is not a .safetensors weights file; give a shipped model's "
-                          "name or a heatmark training run's final.safetensors")
-    if not path.is_file():
-        raise ConfigError(f"distill.teacher: {path} not found; give a shipped model's name or the path of a "
-                          "heatmark training run's final.safetensors")
+    path = training_weights(cfg["teacher"], "distill.teacher")
     model, tcodec, tscheme, meta = load_model(path, expect={"head": "heatmap"})
     checks = [("scheme", tscheme.name, scheme.name), ("points", tscheme.num_points, scheme.num_points),
               ("input channels", meta.get("model", {}).get("in_channels", 3),

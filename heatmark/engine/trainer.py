@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 
 from heatmark.atomic import remove_stale_temporaries
-from heatmark.checkpoint import load_tensors, model_meta, save_model, save_tensors
+from heatmark.checkpoint import load_tensors, model_meta, model_state, save_model, save_tensors
 from heatmark.codecs import create_codec
 from heatmark.codecs.decoders import decode_soft_argmax
 from heatmark.config import validate_config
@@ -228,7 +228,7 @@ class Trainer:
         if meta.get("model") != self.model.config:
             raise HeatmarkError(f"{path}: the run was trained with model {meta.get('model')}, "
                                 f"but this config builds {self.model.config}")
-        self.model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
+        self.model.load_state_dict(model_state(t))
         if self.ema:
             self.ema.shadow = {k[4:]: v.to(self.device) for k, v in t.items() if k.startswith("ema.")}
         state: dict = {}

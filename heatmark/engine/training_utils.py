@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from heatmark.checkpoint import load_tensors, weights_digest
+from heatmark.checkpoint import load_tensors, model_state, weights_digest
 from heatmark.errors import ConfigError
 
 
@@ -80,14 +80,11 @@ def init_weights(model: torch.nn.Module, init: str) -> dict:
     """Load the weights of ``init`` (config ``model.init``: a shipped model's name or a ``.safetensors`` file of the
     same network) into ``model``; returns the file and its weights' SHA-256
     (:func:`heatmark.checkpoint.weights_digest`). Every parameter and buffer must match by name and shape."""
-    from heatmark.shipped import resolve_weights
+    from heatmark.shipped import training_weights
 
-    path = resolve_weights(init)
-    if path.suffix != ".safetensors" or not path.is_file():
-        raise ConfigError(f"model.init: {path} is not a .safetensors weights file; give a shipped model's name or "
-                          "the path of a heatmark training run's final.safetensors")
+    path = training_weights(init, "model.init")
     tensors, _ = load_tensors(path)
-    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    state = model_state(tensors)
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -98,5 +95,5 @@ def init_weights(model: torch.nn.Module, init: str) -> dict:
                ([f"unexpected {', '.join(unexpected[:3])}"] if unexpected else []) + shapes[:3]
         raise ConfigError(f"model.init: {path} does not fit this config's network ({'; '.join(what)}); give "
                           "weights of the same head, backbone, options, points and input channels")
-    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+    model.load_state_dict(state)  # float16 shipped parameters are copied into the float32 network
     return {"weights": str(path), "sha256": weights_digest(tensors)}
