@@ -296,3 +296,36 @@ def test_model_init_starts_from_given_weights_and_records_them(fixtures, tmp_pat
     missing = small_cfg(fixtures, tmp_path, epochs=1, extra=[f"model.init={tmp_path / 'none.safetensors'}"])
     with pytest.raises(ConfigError, match=r"model\.init: .*none\.safetensors"):
         Trainer(missing, tmp_path / "fourth", progress=False, log=_quiet)
+
+
+def test_average_weights_tool_means_runs_from_one_start_and_refuses_others(tmp_path):
+    """tools/average_weights.py: float tensors averaged, integer ones from the first file, each source named with
+    its digest; runs that did not start from the same weights are refused (their mean is a broken network)."""
+    import runpy
+
+    from heatmark.checkpoint import load_tensors, save_tensors, weights_digest
+
+    tool = runpy.run_path(str(Path(__file__).parents[1] / "tools" / "average_weights.py"))
+
+    def write(name, value, init):
+        t = {"model.w": torch.full((2, 3), float(value)), "model.bn.num_batches_tracked": torch.tensor(value)}
+        meta = {"config": {"model": {"init": init}}} if init else {"config": {"model": {}}}
+        save_tensors(tmp_path / name, t, meta)
+        return tmp_path / name
+
+    a, b = write("a.safetensors", 1, "synthetic"), write("b.safetensors", 4, "synthetic")
+    tool["main"]([str(a), str(b), "--out", str(tmp_path / "soup.safetensors")])
+    t, meta = load_tensors(tmp_path / "soup.safetensors")
+    assert torch.allclose(t["model.w"], torch.full((2, 3), 2.5))
+    assert int(t["model.bn.num_batches_tracked"]) == 1
+    assert [s["sha256"] for s in meta["averaged_from"]] == [weights_digest(load_tensors(p)[0]) for p in (a, b)]
+    with pytest.raises(SystemExit, match="exists"):
+        tool["main"]([str(a), str(b), "--out", str(tmp_path / "soup.safetensors")])
+    c = write("c.safetensors", 2, "runs/other/final.safetensors")
+    with pytest.raises(SystemExit, match="started from other weights"):
+        tool["main"]([str(a), str(c), "--out", str(tmp_path / "x.safetensors")])
+    d = write("d.safetensors", 2, None)
+    with pytest.raises(SystemExit, match="no starting weights"):
+        tool["main"]([str(d), str(a), "--out", str(tmp_path / "y.safetensors")])
+    tool["main"]([str(d), str(c), "--any-init", "--out", str(tmp_path / "z.safetensors")])
+    assert not (tmp_path / "x.safetensors").exists() and not (tmp_path / "y.safetensors").exists()
