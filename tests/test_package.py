@@ -96,6 +96,14 @@ def test_auto_backend_prefers_a_shipped_int8_file(tmp_path, monkeypatch):
     assert api.shipped_onnx(Path("elsewhere/default.safetensors")) is None  # only shipped models have one
 
 
+def test_weights_digest_recipe_is_pinned():
+    """Checkpoints and cards store these digests; a refactor that changes the recipe (e.g. hashing the names
+    without their ``model.`` prefix, as one did on 2026-12-03) makes every stored record mismatch its file."""
+    t = {"model.a.weight": torch.arange(6, dtype=torch.float32).reshape(2, 3),
+         "model.bn.num_batches_tracked": torch.tensor(7), "ema.a.weight": torch.zeros(2)}
+    assert weights_digest(t) == "7ecd86436d4c7c0c3b28dbe4106682c3a281edee15570ee0be10745f1e26d4b9"
+
+
 def test_card_records_the_weights_a_run_started_from(fixtures, tmp_path):
     """``model.init``: the card names the starting weights with their digest (metadata-independent) and refuses
     to package when those weights changed since the run started from them."""
