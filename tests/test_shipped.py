@@ -55,7 +55,7 @@ def test_default_is_used_without_weights_and_finds_the_sample_face(tmp_path):
     assert (tmp_path / f"{BUNDLED_PHOTO.stem}.png").is_file()
 
 
-FIXTURE_NME = {"default": 3.3539, "synthetic": 6.2852, "fast": 3.9882}  # % on the 6 fixture faces (shipped files), measured when shipped
+FIXTURE_NME = {"default": 3.4261, "synthetic": 6.2852, "fast": 3.9882}  # % on the 6 fixture faces (shipped files), measured when shipped
 
 
 @pytest.mark.parametrize("name", TIERS)
