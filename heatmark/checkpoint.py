@@ -66,10 +66,9 @@ def weights_digest(tensors: dict[str, torch.Tensor], prefix: str = "model.") -> 
     the same digest whatever metadata their file carries. The names are hashed as the file stores them (prefix
     included): checkpoints and cards record these digests, so the recipe must not change (a test pins it)."""
     h = hashlib.sha256()
-    state = model_state(tensors, prefix)
-    for k in sorted(state):
-        t = state[k].detach().cpu().contiguous()
-        h.update(f"{prefix}{k}|{t.dtype}|{tuple(t.shape)}|".encode())
+    for k in sorted(k for k in tensors if k.startswith(prefix)):
+        t = tensors[k].detach().cpu().contiguous()
+        h.update(f"{k}|{t.dtype}|{tuple(t.shape)}|".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 

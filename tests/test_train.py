@@ -68,6 +68,17 @@ def test_fresh_start_over_a_dead_attempt_starts_a_new_log(fixtures, tmp_path):
     assert [x["epoch"] for x in lines] == [1] and lines[0]["train_loss"] != 9.0
 
 
+def test_resume_restores_the_ema_weights(fixtures, tmp_path):
+    """With EMA on, ``last.safetensors`` carries the shadow weights (``ema.*``) and a resumed run continues from them."""
+    cfg = small_cfg(fixtures, tmp_path, epochs=1, extra=["optim.ema=0.9"])
+    Trainer(cfg, tmp_path / "run", device="cpu", progress=False, log=_quiet).fit()
+    saved, _ = load_tensors(tmp_path / "run" / "last.safetensors")
+    resumed = Trainer(cfg, tmp_path / "run", resume=True, device="cpu", progress=False, log=_quiet)
+    ema = {k[len("ema."):]: v for k, v in saved.items() if k.startswith("ema.")}
+    assert ema and set(resumed.ema.shadow) == set(ema) == set(resumed.model.state_dict())
+    assert all(torch.equal(resumed.ema.shadow[k], v) for k, v in ema.items())
+
+
 @pytest.mark.parametrize("head", ["heatmap", "regression"])
 def test_resume_continues_exactly(fixtures, tmp_path, head):
     cfg = small_cfg(fixtures, tmp_path, head, epochs=2, extra=["augment=full"])

@@ -36,8 +36,9 @@ def average(paths: list[Path], any_init: bool = False) -> tuple[dict[str, torch.
     """The mean of the weights files at ``paths`` and the first one's metadata plus ``averaged_from``."""
     loaded = [load_tensors(p) for p in paths]
     first, meta = loaded[0]
-    for p, (t, m) in zip(paths[1:], loaded[1:]):
-        if {k: tuple(v.shape) for k, v in t.items()} != {k: tuple(v.shape) for k, v in first.items()}:
+    shapes = {k: tuple(v.shape) for k, v in first.items()}
+    for p, (t, _) in zip(paths[1:], loaded[1:]):
+        if {k: tuple(v.shape) for k, v in t.items()} != shapes:
             raise SystemExit(f"{p}: its tensors differ from {paths[0]}'s in names or shapes; average runs of "
                              "one network only")
     if not any_init:

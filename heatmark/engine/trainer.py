@@ -230,7 +230,7 @@ class Trainer:
                                 f"but this config builds {self.model.config}")
         self.model.load_state_dict(model_state(t))
         if self.ema:
-            self.ema.shadow = {k[4:]: v.to(self.device) for k, v in t.items() if k.startswith("ema.")}
+            self.ema.shadow = {k: v.to(self.device) for k, v in model_state(t, "ema.").items()}
         state: dict = {}
         for k, v in t.items():
             if k.startswith("optim."):
