@@ -69,7 +69,8 @@ def test_fresh_start_over_a_dead_attempt_starts_a_new_log(fixtures, tmp_path):
 
 
 def test_resume_restores_the_ema_weights(fixtures, tmp_path):
-    """With EMA on, ``last.safetensors`` carries the shadow weights (``ema.*``) and a resumed run continues from them."""
+    """With EMA on, ``last.safetensors`` carries the shadow weights (``ema.*``); a resumed run continues from
+    them."""
     cfg = small_cfg(fixtures, tmp_path, epochs=1, extra=["optim.ema=0.9"])
     Trainer(cfg, tmp_path / "run", device="cpu", progress=False, log=_quiet).fit()
     saved, _ = load_tensors(tmp_path / "run" / "last.safetensors")
