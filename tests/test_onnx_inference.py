@@ -195,3 +195,22 @@ def test_thread_check_tool_times_each_setting(tmp_path):
     assert r.returncode == 0, r.stderr
     rows = [line for line in r.stdout.splitlines() if line.strip().startswith("fast")]
     assert len(rows) == 3 and all(float(line.split()[-1]) > 0 for line in rows)
+
+
+def test_profile_network_tool_names_each_node_and_its_share_of_the_multiply_adds():
+    """tools/profile_network.py: exported node names map back to torch modules; the shares of the shipped `fast`
+    network's time and multiply-adds are printed as percentages."""
+    import runpy
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "tools" / "profile_network.py"
+    tool = runpy.run_path(str(path))
+    assert tool["module_name"]("/decoder/blocks.0/conv1/conv1.0/Conv_token_168") == "decoder.blocks.0.conv1.0"
+    assert tool["module_name"]("/encoder/model/blocks.2/blocks.2.1/conv_dw/Conv_output_0") == \
+        "encoder.model.blocks.2.1.conv_dw"
+    r = subprocess.run([sys.executable, str(path), "--model", "fast", "--runs", "3", "--top", "4"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rows = r.stdout.splitlines()[3:]
+    assert len(rows) == 4 and all(0 < float(line.split()[1]) <= 100 for line in rows)
+    assert any(len(line.split()) == 3 for line in rows)  # at least one convolution matched to its module
