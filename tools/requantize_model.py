@@ -41,6 +41,7 @@ def main(argv=None) -> int:
     from heatmark.engine.bench import machine
     from heatmark.quantize import quantize_int8
 
+    code = pm.commit()  # before this tool writes into heatmark/weights (which would read as uncommitted)
     dst = args.weights_dir / f"{args.name}.safetensors"
     int8 = dst.with_suffix(".int8.onnx")
     if not dst.is_file() or not int8.is_file():
@@ -60,7 +61,7 @@ def main(argv=None) -> int:
         **{k: det[k] for k in ("faces", "found", "detector_recall", "nme", "nme_no_jaw", "fr@0.10", "auc@0.10")
            if k in det}}
     card["requantized"] = {
-        "when": time.strftime("%Y-%m-%d %H:%M:%S"), "why": args.why, "commit": pm.commit(),
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"), "why": args.why, "commit": code,
         "machine": f"{machine()}, {platform.processor() or platform.machine()}",
         "command": shlex.join(["python", "tools/requantize_model.py", *(argv if argv is not None else sys.argv[1:])]),
         "before": before,
