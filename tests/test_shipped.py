@@ -55,7 +55,9 @@ def test_default_is_used_without_weights_and_finds_the_sample_face(tmp_path):
     assert (tmp_path / f"{BUNDLED_PHOTO.stem}.png").is_file()
 
 
-FIXTURE_NME = {"default": 3.4261, "synthetic": 6.2852, "fast": 3.9882}  # % on the 6 fixture faces (shipped files), measured when shipped
+# % on the 6 fixture faces (shipped files), measured when shipped; default and synthetic since their int8 files got
+# 7-bit weights (2026-12-03, AMD EPYC), which CPUs with and without VNNI compute alike (full-range: 3.43 vs 3.35)
+FIXTURE_NME = {"default": 3.3739, "synthetic": 6.3157, "fast": 3.9882}
 
 
 @pytest.mark.parametrize("name", TIERS)

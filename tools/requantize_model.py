@@ -7,8 +7,9 @@ exports the shipped float weights to ONNX, calibrates on the faces of ``--int8-c
 read), and measures int8 against fp32 as ``tools/package_model.py`` does (AFW NME with ground-truth boxes, ms per
 face at batch 1: shipped only if it loses <= 0.1 points and is faster), then the detector-box accuracy of what
 ``Landmarker(NAME)`` now runs. The card's ``int8`` and ``accuracy_detector_boxes`` sections are replaced and a
-``requantized`` entry says when, how and why; every other section (training, GT-box accuracy of the float weights,
-speed rows) stays as packaged. Run it with nothing else running: it times both files.
+``requantized`` entry says when, how and why (with this machine's ms per face); every other section (training,
+GT-box accuracy of the float weights, speed rows, the int8 section's ms) stays as packaged. Run it with nothing
+else running: it times both files.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import package_model as pm  # noqa: E402  (the packaging steps this tool repeats)
+
+MS_KEYS = ("ms_per_face_fp32_onnx_b1", "ms_per_face_int8_b1")
 
 
 def main(argv=None) -> int:
@@ -51,7 +54,10 @@ def main(argv=None) -> int:
     before = {"nme_int8": card["int8"]["nme_int8"], "nme_detector_boxes": card["accuracy_detector_boxes"]["nme"]}
     pm.write_onnx(dst)
     crops = pm.calibration_crops(dst.with_suffix(".onnx"), args.int8_calibrate)
+    packaged = card["int8"]
     card["int8"] = pm.int8_check(cli, dst, args.eval_root, args.int8_calibrate, crops, card["accuracy"]["nme"])
+    timed = {k: card["int8"][k] for k in MS_KEYS}  # this machine's timing decides "shipped" (int8 still faster)
+    card["int8"].update({k: packaged[k] for k in MS_KEYS})  # the card's speed stays the packaging machine's
     int8.unlink()
     if card["int8"]["shipped"]:  # the detector-box evaluation runs what Landmarker runs
         quantize_int8(dst.with_suffix(".onnx"), int8, crops)
@@ -64,8 +70,8 @@ def main(argv=None) -> int:
         "when": time.strftime("%Y-%m-%d %H:%M:%S"), "why": args.why, "commit": code,
         "machine": f"{machine()}, {platform.processor() or platform.machine()}",
         "command": shlex.join(["python", "tools/requantize_model.py", *(argv if argv is not None else sys.argv[1:])]),
-        "before": before,
-        "speed": "the graph is unchanged (same operators, other weight values): the speed rows are the packaging's"}
+        "before": before, "ms_per_face_this_machine": timed,
+        "speed": "the graph is unchanged (same operators, other weight values): the card's ms are the packaging's"}
     save_tensors(dst, tensors, {**meta, "card": card})
     pm.write_onnx(dst)
     int8.unlink(missing_ok=True)
