@@ -123,3 +123,43 @@ def test_card_records_the_weights_a_run_started_from(fixtures, tmp_path):
     save_tensors(tmp_path / "copy.safetensors", changed, meta)
     with pytest.raises(SystemExit, match="changed since the run started"):
         init_record(str(tmp_path / "copy.safetensors"), {"sha256": digest})
+
+
+def test_requantize_replaces_the_int8_file_and_records_why(fixtures, tmp_path, monkeypatch):
+    """tools/requantize_model.py: same weights, a new int8 file (7-bit weights) and card sections for it; the int8
+    section's ms stay the packaging's and this machine's timing is recorded apart."""
+    run = tmp_path / "run"
+    Trainer(small_cfg(fixtures, tmp_path, epochs=1), run, progress=False, log=_quiet).fit()
+    out = tmp_path / "weights"
+    monkeypatch.setattr(sys, "argv", ["package_model.py", str(run), "--name", "tiny", "--label", "fixture run",
+                                      "--eval-root", str(fixtures / "300w"), "--out", str(out),
+                                      "--int8-calibrate", str(fixtures / "300w")])
+    try:
+        runpy.run_path(str(ROOT / "tools" / "package_model.py"), run_name="__main__")
+    except SystemExit as e:
+        assert e.code == 0
+    shipped = out / "tiny.safetensors"
+    int8 = shipped.with_suffix(".int8.onnx")
+    tensors, meta = load_tensors(shipped)
+    if not int8.is_file():  # the tiny network's int8 may lose or be slower; the tool needs one to replace
+        from heatmark.quantize import quantize_int8
+
+        fp32 = shipped.with_suffix(".onnx")
+        quantize_int8(fp32, int8, np.random.default_rng(0).integers(0, 255, (8, 64, 64, 3), dtype=np.uint8))
+        fp32.unlink()
+    packaged = meta["card"]["int8"]
+    tool = runpy.run_path(str(ROOT / "tools" / "requantize_model.py"))
+    assert tool["main"](["tiny", "--int8-calibrate", str(fixtures / "300w"), "--eval-root", str(fixtures / "300w"),
+                         "--weights-dir", str(out), "--why", "test"]) == 0
+    again, meta2 = load_tensors(shipped)
+    assert weights_digest(again) == weights_digest(tensors)
+    card = meta2["card"]
+    assert card["requantized"]["why"] == "test" and card["requantized"]["before"]["nme_int8"] == packaged["nme_int8"]
+    assert all(card["int8"][k] == packaged[k] for k in tool["MS_KEYS"])
+    assert all(v > 0 for v in card["requantized"]["ms_per_face_this_machine"].values())
+    assert json.loads(shipped.with_suffix(".json").read_text())["card"] == card
+    assert int8.is_file() == card["int8"]["shipped"]
+    if int8.is_file():
+        from heatmark.onnx_runtime import OnnxPredictor
+
+        assert OnnxPredictor(int8).meta["quantization"]["weight_range"] == "7-bit"
