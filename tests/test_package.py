@@ -20,18 +20,22 @@ from test_train import _quiet, small_cfg
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_package_writes_fp16_weights_and_a_measured_card(fixtures, tmp_path, monkeypatch, capsys):
+def _package_fixture_run(fixtures, tmp_path, monkeypatch, *extra: str) -> tuple[Path, Path]:
+    """A one-epoch fixture run packaged by tools/package_model.py as ``tiny``: (the run, the shipped file)."""
     run = tmp_path / "run"
     Trainer(small_cfg(fixtures, tmp_path, epochs=1), run, progress=False, log=_quiet).fit()
     out = tmp_path / "weights"
     monkeypatch.setattr(sys, "argv", ["package_model.py", str(run), "--name", "tiny", "--label", "fixture run",
-                                      "--eval-root", str(fixtures / "300w"), "--out", str(out),
-                                      "--docs", str(tmp_path / "docs")])
+                                      "--eval-root", str(fixtures / "300w"), "--out", str(out), *extra])
     try:
         runpy.run_path(str(ROOT / "tools" / "package_model.py"), run_name="__main__")
     except SystemExit as e:
         assert e.code == 0
-    shipped = out / "tiny.safetensors"
+    return run, out / "tiny.safetensors"
+
+
+def test_package_writes_fp16_weights_and_a_measured_card(fixtures, tmp_path, monkeypatch, capsys):
+    run, shipped = _package_fixture_run(fixtures, tmp_path, monkeypatch, "--docs", str(tmp_path / "docs"))
     tensors, meta = load_tensors(shipped)
     weights = [k for k in tensors if k.endswith(".weight")]
     assert weights and all(tensors[k].dtype == torch.float16 for k in weights)
@@ -128,17 +132,8 @@ def test_card_records_the_weights_a_run_started_from(fixtures, tmp_path):
 def test_requantize_replaces_the_int8_file_and_records_why(fixtures, tmp_path, monkeypatch):
     """tools/requantize_model.py: same weights, a new int8 file (7-bit weights) and card sections for it; the int8
     section's ms stay the packaging's and this machine's timing is recorded apart."""
-    run = tmp_path / "run"
-    Trainer(small_cfg(fixtures, tmp_path, epochs=1), run, progress=False, log=_quiet).fit()
-    out = tmp_path / "weights"
-    monkeypatch.setattr(sys, "argv", ["package_model.py", str(run), "--name", "tiny", "--label", "fixture run",
-                                      "--eval-root", str(fixtures / "300w"), "--out", str(out),
-                                      "--int8-calibrate", str(fixtures / "300w")])
-    try:
-        runpy.run_path(str(ROOT / "tools" / "package_model.py"), run_name="__main__")
-    except SystemExit as e:
-        assert e.code == 0
-    shipped = out / "tiny.safetensors"
+    _, shipped = _package_fixture_run(fixtures, tmp_path, monkeypatch, "--int8-calibrate", str(fixtures / "300w"))
+    out = shipped.parent
     int8 = shipped.with_suffix(".int8.onnx")
     tensors, meta = load_tensors(shipped)
     if not int8.is_file():  # the tiny network's int8 may lose or be slower; the tool needs one to replace
