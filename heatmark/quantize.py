@@ -2,7 +2,8 @@
 
 QDQ format, per-channel int8 weights (in a 7-bit range, so that CPUs without VNNI compute the same), uint8
 activations calibrated on face crops (min-max over the crops the model will see: synthetic faces and unlabeled
-real photos, never their labels). The model's description (codec, scheme, card) is copied into the quantized file, so ``Landmarker("model.int8.onnx")`` runs it like the fp32 one.
+real photos, never their labels). The model's description (codec, scheme, card) is copied into the quantized
+file, so ``Landmarker("model.int8.onnx")`` runs it like the fp32 one.
 
     heatmark export --weights default --int8 --calibrate PHOTOS_DIR --out default.int8.onnx
 """
