@@ -17,21 +17,6 @@ import argparse
 import numpy as np
 
 
-def predictions(weights: str, root: str) -> tuple[np.ndarray, np.ndarray]:
-    """The model's predictions and the annotations of every face at ``root`` (300W, ground-truth boxes)."""
-    import torch
-
-    from heatmark.checkpoint import load_model
-    from heatmark.engine.evaluate import common_scheme, load_eval_set, predict_dataset
-    from heatmark.shipped import resolve_weights
-
-    model, codec, scheme, meta = load_model(resolve_weights(weights))
-    data = load_eval_set("300w", root, int(meta["input_size"]), float(meta["box_scale"]), scheme)
-    pred, _ = predict_dataset(model, codec, data.dataset, 32, torch.device("cpu"), scheme=scheme)
-    p, g, _, _ = common_scheme(pred, scheme, data.records)
-    return p, g
-
-
 def canonical(p: np.ndarray):
     from heatmark.adapter import canonical_frames, to_canonical
 
@@ -89,12 +74,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     from heatmark.adapter import LabelAdapter, from_canonical, to_canonical
-    from heatmark.data.schemes import get_scheme
+    from heatmark.engine.adapt import annotated_predictions
     from heatmark.engine.metrics import nme
+    from heatmark.shipped import resolve_weights
 
-    scheme = get_scheme("ibug68")
-    fp, fg = predictions(args.model, args.fit)
-    ep, eg = predictions(args.model, args.eval)
+    fp, fg, _ = annotated_predictions(resolve_weights(args.model), "300w", args.fit, "cpu")
+    ep, eg, scheme = annotated_predictions(resolve_weights(args.model), "300w", args.eval, "cpu")
 
     def score(p):
         return float(nme(p, eg, scheme).mean() * 100)

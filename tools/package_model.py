@@ -154,6 +154,30 @@ def int8_check(cli, dst: Path, root: str, photos: str, crops, fp32_torch_nme: fl
             "rule": "shipped as NAME.int8.onnx (and run by Landmarker) only if it loses <= 0.1 NME points and is faster"}
 
 
+def detector_accuracy(cli, root: str, weights: Path, name: str) -> dict:
+    """The card's detector-box accuracy: ``heatmark eval --boxes detector`` (MTCNN) of what Landmarker runs."""
+    det = eval_json(cli, root, weights, "--boxes", "detector")
+    return {"detector": "mtcnn", **{k: det[k] for k in ("faces", "found", "detector_recall", "nme", "nme_no_jaw",
+                                                        "fr@0.10", "auc@0.10") if k in det},
+            "command": f"heatmark eval --dataset 300w --root {root} --weights {name} --boxes detector"}
+
+
+def write_shipped(dst: Path, tensors: dict, meta: dict, crops) -> None:
+    """The final files: NAME.safetensors (+ .json) with ``meta``'s card, and the ONNX file Landmarker runs, which
+    carries the same card: NAME.int8.onnx (quantized from it) if the card's int8 section says shipped, else
+    NAME.onnx."""
+    from heatmark.checkpoint import save_tensors
+    from heatmark.quantize import quantize_int8
+
+    save_tensors(dst, tensors, meta)
+    write_onnx(dst)
+    int8 = dst.with_suffix(".int8.onnx")
+    int8.unlink(missing_ok=True)
+    if meta["card"].get("int8", {}).get("shipped"):  # quantized again from the final ONNX file: it carries the card
+        quantize_int8(dst.with_suffix(".onnx"), int8, crops)
+        dst.with_suffix(".onnx").unlink()  # Landmarker runs the int8 file; heatmark export rebuilds fp32 on demand
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", type=Path, help="a finished training run folder (with final.safetensors)")
@@ -216,24 +240,14 @@ def main(argv=None) -> int:
         card["int8"] = int8_check(cli, dst, args.eval_root, args.int8_calibrate, crops, ev["nme"])
         if card["int8"]["shipped"]:
             quantize_int8(dst.with_suffix(".onnx"), dst.with_suffix(".int8.onnx"), crops)
-    det = eval_json(cli, args.eval_root, dst, "--boxes", "detector")
-    card["accuracy_detector_boxes"] = {
-        "detector": "mtcnn", **{k: det[k] for k in ("faces", "found", "detector_recall", "nme", "nme_no_jaw",
-                                                    "fr@0.10", "auc@0.10") if k in det},
-        "command": f"heatmark eval --dataset 300w --root {args.eval_root} --weights {args.name} --boxes detector"}
+    card["accuracy_detector_boxes"] = detector_accuracy(cli, args.eval_root, dst, args.name)
     rows = bench_speed(dst, (1, 32), 50)
     card["speed"] = {"machine": f"{machine()}, {platform.processor() or platform.machine()}",
                      "ms_per_face": {f"{r['backend']} b{r['batch']}": round(r["ms_per_face"], 3) for r in rows},
                      "params_m": round(rows[0]["params_m"], 3), "file_mb": round(dst.stat().st_size / 1e6, 2),
                      "command": f"heatmark bench speed --weights {args.name}"}
     card["measured"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    save_tensors(dst, small, {**meta, "card": card})
-    write_onnx(dst)
-    int8 = dst.with_suffix(".int8.onnx")
-    int8.unlink(missing_ok=True)
-    if card.get("int8", {}).get("shipped"):  # quantized again from the final ONNX file, so it carries the card
-        quantize_int8(dst.with_suffix(".onnx"), int8, crops)
-        dst.with_suffix(".onnx").unlink()  # Landmarker runs the int8 file; heatmark export rebuilds fp32 on demand
+    write_shipped(dst, small, {**meta, "card": card}, crops)
     if args.docs:
         write_docs(args.run, args.docs, card)
     print(json.dumps(card, indent=1))

@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     ap.add_argument("--docs", type=Path, help="also replace the card copy in this folder (docs/results/NAME)")
     args = ap.parse_args(argv)
 
-    from heatmark.checkpoint import load_tensors, save_tensors
+    from heatmark.checkpoint import load_tensors
     from heatmark.cli import main as cli
     from heatmark.engine.bench import machine
     from heatmark.quantize import quantize_int8
@@ -61,23 +61,14 @@ def main(argv=None) -> int:
     int8.unlink()
     if card["int8"]["shipped"]:  # the detector-box evaluation runs what Landmarker runs
         quantize_int8(dst.with_suffix(".onnx"), int8, crops)
-    det = pm.eval_json(cli, args.eval_root, dst, "--boxes", "detector")
-    card["accuracy_detector_boxes"] = {
-        **card["accuracy_detector_boxes"],
-        **{k: det[k] for k in ("faces", "found", "detector_recall", "nme", "nme_no_jaw", "fr@0.10", "auc@0.10")
-           if k in det}}
+    card["accuracy_detector_boxes"] = pm.detector_accuracy(cli, args.eval_root, dst, args.name)
     card["requantized"] = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"), "why": args.why, "commit": code,
         "machine": f"{machine()}, {platform.processor() or platform.machine()}",
         "command": shlex.join(["python", "tools/requantize_model.py", *(argv if argv is not None else sys.argv[1:])]),
         "before": before, "ms_per_face_this_machine": timed,
         "speed": "the graph is unchanged (same operators, other weight values): the card's ms are the packaging's"}
-    save_tensors(dst, tensors, {**meta, "card": card})
-    pm.write_onnx(dst)
-    int8.unlink(missing_ok=True)
-    if card["int8"]["shipped"]:  # quantized again from the final ONNX file, so it carries the card
-        quantize_int8(dst.with_suffix(".onnx"), int8, crops)
-        dst.with_suffix(".onnx").unlink()
+    pm.write_shipped(dst, tensors, {**meta, "card": card}, crops)
     if args.docs:
         (args.docs / "card.json").write_text(json.dumps(card, indent=1))
     print(json.dumps({k: card[k] for k in ("int8", "accuracy_detector_boxes", "requantized")}, indent=1))

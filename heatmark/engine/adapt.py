@@ -35,9 +35,9 @@ def cross_validate(pred: np.ndarray, gt: np.ndarray, scheme, ridges=RIDGES, fold
     return out
 
 
-def fit_adapter(weights: str | Path, dataset: str, root: str | Path, ridges=RIDGES, folds: int = 5,
-                device: str | None = "auto", log=print) -> tuple[LabelAdapter, dict]:
-    """Predict ``dataset`` at ``root`` with ``weights`` and fit an adapter to its annotations."""
+def annotated_predictions(weights: str | Path, dataset: str, root: str | Path, device: str | None = "auto"):
+    """The model's predictions (ground-truth boxes, through the evaluation pipeline) and the annotations of every
+    face at ``root``, both (N, K, 2) in the model's points, and that scheme."""
     from heatmark.checkpoint import load_model
     from heatmark.engine.device import pick_device
 
@@ -51,6 +51,13 @@ def fit_adapter(weights: str | Path, dataset: str, root: str | Path, ridges=RIDG
 
         raise HeatmarkError(f"the {dataset} annotations ({data.records[0].scheme.name}) do not convert to the "
                             f"model's {scheme.name} points; an adapter needs the model's own points annotated")
+    return p, g, sch
+
+
+def fit_adapter(weights: str | Path, dataset: str, root: str | Path, ridges=RIDGES, folds: int = 5,
+                device: str | None = "auto", log=print) -> tuple[LabelAdapter, dict]:
+    """Predict ``dataset`` at ``root`` with ``weights`` and fit an adapter to its annotations."""
+    p, g, sch = annotated_predictions(weights, dataset, root, device)
     before = float(nme(p, g, sch).mean() * 100)
     cv = cross_validate(p, g, sch, ridges, folds)
     best = min(cv, key=cv.get)
