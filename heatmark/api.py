@@ -24,6 +24,7 @@ from heatmark.data.crops import SquareBox, box_from_landmarks, crop_matrix, inve
 from heatmark.data.image_io import read_image, to_rgb_uint8
 from heatmark.detect import check_boxes, crop_box_from_detection, get_detector, roll_from_keypoints
 from heatmark.errors import DataError, HeatmarkError
+from heatmark.refine import refine_passes, refinement_boxes, refinement_rolls
 from heatmark.shipped import (  # noqa: F401 - re-exported: heatmark.api has always offered these names
     ALIASES,
     WEIGHTS_DIR,
@@ -130,6 +131,11 @@ class Landmarker:
         adapter: a label adapter file (``heatmark adapt``) applied to every prediction, or the name of one shipped
             with the model (``Landmarker("synthetic", adapter="300w")``); it was fitted with real labels, so the
             result is not synthetic-only.
+        refine: extra passes per face (0-5), each on the crop cut around the previous pass's landmarks (the box
+            the model was trained on), so the result depends less on the face box. Each pass costs one more
+            network run per face; with ``flip``, only the last pass is flipped. None: 1 with the ``"dlib"`` and
+            ``"opencv"`` detectors, whose boxes fit faces loosely, else 0 (measured on AFW:
+            docs/results/refine). Loose boxes of your own gain from ``refine=1`` too.
 
     Raises:
         HeatmarkError: an unknown shipped name, a backend other than torch/onnx.
@@ -146,9 +152,11 @@ class Landmarker:
     def __init__(self, weights: str | Path | None = None, detector: str | Callable | None = "mtcnn",
                  device: str = "cpu", backend: str = "auto", flip: bool = False, decoder: str | None = None,
                  onnx_path: str | Path | None = None,
-                 adapter: str | Path | None = None, upright: bool = UPRIGHT_DEFAULT):
+                 adapter: str | Path | None = None, upright: bool = UPRIGHT_DEFAULT,
+                 refine: int | None = None):
         self.weights = resolve_weights(weights)
         self.flip, self.decoder, self.upright = flip, decoder, upright
+        self.refine = refine_passes(refine, detector)
         self._detector_spec = detector
         self._detector = None
         self._detector_lock = threading.Lock()  # OpenCV's Haar cascade is not thread-safe: one call at a time
@@ -232,7 +240,8 @@ class Landmarker:
             rolls: each face's in-plane rotation in degrees (its crop is turned upright by it); None: 0.
 
         Returns:
-            Points (N, K, 2) in the image's pixels (adapter applied, if any) and scores (N, K).
+            Points (N, K, 2) in the image's pixels (after the ``refine`` passes; adapter applied, if any) and
+            scores (N, K).
 
         Examples:
             >>> boxes, scores, crops, rolls = lm.detect_crops(rgb)
@@ -241,12 +250,21 @@ class Landmarker:
         if not crop_boxes:
             k = self.scheme.num_points
             return np.zeros((0, k, 2)), np.zeros((0, k))
-        rolls = np.zeros(len(crop_boxes)) if rolls is None else rolls
+        rolls = np.zeros(len(crop_boxes)) if rolls is None else np.asarray(rolls, np.float64)
+        pts, scores = self._pass(rgb, crop_boxes, rolls, self.flip and not self.refine)
+        rolls = refinement_rolls(rolls)
+        for i in range(self.refine):  # the crop the model was trained on, from the last pass's points
+            crop_boxes = refinement_boxes(pts, rolls, self.box_scale, self.scheme.box_expand)
+            pts, scores = self._pass(rgb, crop_boxes, rolls, self.flip and i == self.refine - 1)
+        return (self.adapter(pts) if self.adapter is not None else pts), scores
+
+    def _pass(self, rgb: np.ndarray, crop_boxes: list[SquareBox], rolls: np.ndarray,
+              flip: bool) -> tuple[np.ndarray, np.ndarray]:
+        """One network pass: the crops cut, run as one batch, points mapped back to the image's pixels."""
         mats = np.stack([crop_matrix(b, self.input_size, float(r)) for b, r in zip(crop_boxes, rolls)])
         crops = np.stack([warp(rgb, m, self.input_size) for m in mats])
-        pts, scores = self.run_crops(crops)
-        pts = transform_points(invert(mats), pts)
-        return (self.adapter(pts) if self.adapter is not None else pts), scores
+        pts, scores = self.predictor.run_crops(crops, flip)
+        return transform_points(invert(mats), pts), scores
 
     def detect_crops(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[SquareBox], np.ndarray]:
         """Faces found by the detector, with the crop the model expects for each.

@@ -61,10 +61,11 @@ class CropPredictor:
                 x = x.contiguous(memory_format=torch.channels_last)
             return self.model(x).float().cpu()
 
-    def __call__(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Float crops (N, 3, S, S) in [0, 1] → points (N, K, 2) float64 in crop pixels, scores (N, K)."""
+    def __call__(self, x: torch.Tensor, flip: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Float crops (N, 3, S, S) in [0, 1] → points (N, K, 2) float64 in crop pixels, scores (N, K).
+        ``flip``: flip test-time augmentation for this call (None: the predictor's setting)."""
         with torch.inference_mode():
-            if self.flip:
+            if self.flip if flip is None else flip:
                 pts, scores = decode_flip_tta(self.forward, self.codec, x, self.scheme.flip_index, self.decoder)
             else:
                 pts, scores = self.codec.decode(self.forward(x), self.decoder)
@@ -72,8 +73,9 @@ class CropPredictor:
         offset = getattr(self.codec, "point_offset", None)
         return (pts if offset is None else pts + np.asarray(offset, np.float64)), scores.numpy()
 
-    def run_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, S, S, 3) uint8 crops → points (N, K, 2) in crop pixels, scores (N, K)."""
+    def run_crops(self, crops: np.ndarray, flip: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(N, S, S, 3) uint8 crops → points (N, K, 2) in crop pixels, scores (N, K); ``flip`` as in
+        :meth:`__call__`."""
         x = crops_to_tensor(crops)
         if self._ort is not None and len(x) <= 4:
             # a few faces through onnxruntime: decode them on one torch thread. Waking torch's thread pool for
@@ -82,7 +84,7 @@ class CropPredictor:
             n = torch.get_num_threads()
             torch.set_num_threads(1)
             try:
-                return self(x)
+                return self(x, flip)
             finally:
                 torch.set_num_threads(n)
-        return self(x)
+        return self(x, flip)

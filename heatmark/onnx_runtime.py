@@ -185,10 +185,11 @@ class OnnxPredictor:
             return self.session.run(None, feeds)[0]
         return self.single_face.run(feeds)[0]
 
-    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Float crops ``x`` (N, 3, S, S) in [0, 1] → points (N, K, 2) float64 in crop pixels, scores (N, K)."""
+    def __call__(self, x: np.ndarray, flip: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Float crops ``x`` (N, 3, S, S) in [0, 1] → points (N, K, 2) float64 in crop pixels, scores (N, K).
+        ``flip``: flip test-time augmentation for this call (None: the predictor's setting)."""
         pts, scores = self.codec.decode(self.forward(x), self.decoder)
-        if self.flip:  # mean with the mirrored prediction on the mirrored crops (as codecs.tta does)
+        if self.flip if flip is None else flip:  # the mean with the mirrored prediction (as codecs.tta makes it)
             fp, fs = self.codec.decode(self.forward(x[..., ::-1]), self.decoder)
             fp = fp[:, self._flip_index].copy()
             fp[..., 0] = x.shape[-1] - fp[..., 0]
@@ -198,11 +199,12 @@ class OnnxPredictor:
             pts = pts + np.asarray(self.codec.point_offset, np.float64)
         return pts, scores
 
-    def run_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def run_crops(self, crops: np.ndarray, flip: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Landmarks of crops already cut to the model's input.
 
         Args:
             crops: (N, S, S, 3) uint8 RGB crops, S = ``input_size``.
+            flip: flip test-time augmentation for this call (None: the predictor's setting).
 
         Returns:
             Points (N, K, 2) float64 in crop pixels (continuous coordinates) and scores (N, K).
@@ -211,4 +213,4 @@ class OnnxPredictor:
         # converting the strided view and dividing into a new array that forward() then copies again
         x = np.ascontiguousarray(np.asarray(crops).transpose(0, 3, 1, 2)).astype(np.float32)
         x *= np.float32(1 / 255)
-        return self(x)
+        return self(x, flip)

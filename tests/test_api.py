@@ -116,3 +116,48 @@ def test_rgb_uint8_arrays_are_not_copied_and_bgr_is_converted():
     np.testing.assert_array_equal(as_rgb(rgb[:, :, ::-1], color="bgr"), rgb)
     rgba = np.concatenate([rgb, np.full((40, 60, 1), 255, np.uint8)], 2)
     np.testing.assert_array_equal(as_rgb(rgba), rgb)
+
+
+def test_refine_recrops_around_the_last_pass(tiny_weights, image):
+    """refine=1 is a second pass on the crop the model trains on (the box of the first pass's points)."""
+    from heatmark.data.crops import box_from_landmarks
+
+    box = [[20, 30, 120, 130]]
+    one, two = (Landmarker(tiny_weights["heatmap"], detector=None, refine=r) for r in (0, 1))
+    first = one.predict(image, boxes=box)[0].landmarks
+    crop = box_from_landmarks(first.astype(np.float64), one.box_scale, expand=one.scheme.box_expand)
+    expected = one.predict_boxes(image, [crop])[0][0]
+    np.testing.assert_allclose(two.predict(image, boxes=box)[0].landmarks, expected, atol=1e-4)
+
+
+def test_refine_flips_only_the_last_pass_and_keeps_small_rolls_upright(tiny_weights, image):
+    lm = Landmarker(tiny_weights["heatmap"], detector=None, refine=2, flip=True)
+    calls, run = [], lm.predictor.run_crops
+    lm.predictor.run_crops = lambda crops, flip=None: calls.append(flip) or run(crops, flip)
+    from heatmark.data.crops import SquareBox
+
+    lm.predict_boxes(image, [SquareBox(70, 80, 120)], np.array([10.0]))
+    assert calls == [False, False, True]
+    seen = []
+    lm._pass = lambda rgb, boxes, rolls, flip: seen.append(rolls.copy()) or (np.full((1, 68, 2), 70.0),
+                                                                            np.ones((1, 68)))
+    lm.predict_boxes(image, [SquareBox(70, 80, 120)], np.array([10.0]))
+    lm.predict_boxes(image, [SquareBox(70, 80, 120)], np.array([40.0]))
+    # the first pass turns by the detector's roll; refinement crops are axis-aligned (as training's) unless the
+    # face is rolled further than training rotates
+    assert [float(r[0]) for r in seen] == [10.0, 0.0, 0.0, 40.0, 40.0, 40.0]
+
+
+@pytest.mark.parametrize("bad", [-1, 6, 1.5, True, "1"])
+def test_refine_must_be_a_small_whole_number(tiny_weights, bad):
+    with pytest.raises(HeatmarkError, match="refine"):
+        Landmarker(tiny_weights["heatmap"], detector=None, refine=bad)
+
+
+def test_refine_default_follows_the_detector(tiny_weights):
+    """One refinement pass by default with the detectors whose boxes fit loosely (dlib, OpenCV), none otherwise;
+    an explicit value wins."""
+    w = tiny_weights["heatmap"]
+    assert [Landmarker(w, detector=d).refine for d in ("opencv", "dlib", "mtcnn", "mtcnn:48", None)] == [1, 1, 0, 0, 0]
+    assert Landmarker(w, detector=lambda rgb: (np.zeros((0, 4)), np.zeros(0))).refine == 0
+    assert Landmarker(w, detector="opencv", refine=0).refine == 0

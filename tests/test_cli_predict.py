@@ -62,3 +62,17 @@ def test_video_tracks_and_writes(tiny_weights, fixtures, tmp_path):
     f = OneEuroFilter(min_cutoff=1.0, beta=0.0)
     xs = [f(np.array([0.0]), 1 / 30)] + [f(np.array([10.0]), 1 / 30) for _ in range(3)]
     assert 0 < xs[1][0] < 10 and xs[1][0] < xs[2][0] < xs[3][0] < 10  # smoothed step response
+
+
+def test_predict_refine_option(tiny_weights, fixtures, tmp_path):
+    """--refine N reaches the Landmarker (it changes the points) and a bad count is refused by argparse."""
+    img = fixtures / "300w" / "111076519_1.jpg"
+    base = ["predict", str(img), "--weights", str(tiny_weights["heatmap"]), "--detector", "full"]
+    pts = {}
+    for n in (0, 1):
+        assert main(base + ["--out", str(tmp_path / str(n)), "--refine", str(n)]) == 0
+        doc = json.loads(next((tmp_path / str(n)).glob("*.json")).read_text())
+        pts[n] = np.array(doc["faces"][0]["landmarks"])
+    assert pts[0].shape == (68, 2) and np.abs(pts[0] - pts[1]).max() > 0
+    with pytest.raises(SystemExit):
+        main(base + ["--out", str(tmp_path / "x"), "--refine", "-1"])

@@ -139,3 +139,23 @@ def test_warp_shrinking_keeps_geometry_and_removes_aliasing():
         assert np.abs(warp(stripes, m, 64)[8:56, 8:56] - 127.5).mean() < most
         plain = cv2.warpAffine(stripes, _to_cv(m), (64, 64), flags=cv2.INTER_LINEAR)
         assert np.abs(plain[8:56, 8:56] - 127.5).mean() > 100  # bilinear alone: black or white
+
+
+@pytest.mark.parametrize("angle", [0.0, 30.0, -60.0])
+def test_box_from_landmarks_in_a_turned_frame(angle):
+    """With ``rotation_deg``, the box is the one an upright face gets, in the frame a crop turned by that angle
+    sees: cutting that turned crop shows the face as the upright box shows the upright face."""
+    rng = np.random.default_rng(0)
+    upright = rng.uniform(-40, 40, (68, 2)) * [1.0, 1.4] + [200, 150]
+    centre = upright.mean(0)
+    a = np.deg2rad(angle)  # the face turned by ``angle`` about its centre, as crop_matrix measures rotations
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    turned = (upright - centre) @ rot.T + centre  # eye line at +angle, as roll_from_keypoints measures it
+    ref = box_from_landmarks(upright, 1.25)
+    box = box_from_landmarks(turned, 1.25, rotation_deg=angle)
+    assert box.size == pytest.approx(ref.size)
+    # the turned crop of the turned face and the upright crop of the upright face hold the points at the same place
+    np.testing.assert_allclose(transform_points(crop_matrix(box, 128, angle), turned),
+                               transform_points(crop_matrix(ref, 128), upright), atol=1e-9)
+    if angle:  # without the angle, the box of a turned face is the larger axis-aligned one
+        assert box_from_landmarks(turned, 1.25).size > ref.size

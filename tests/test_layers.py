@@ -14,6 +14,7 @@ RULES = {  # module (file or folder) → packages it must not import
     "api.py": ("heatmark.engine", "heatmark.cli"),
     "shipped.py": ("heatmark.engine", "heatmark.cli", "heatmark.models", "heatmark.api", "torch"),
     "detect.py": ("heatmark.engine", "heatmark.cli"),
+    "refine.py": ("heatmark.engine", "heatmark.cli", "heatmark.models", "heatmark.api", "torch"),
     "video.py": ("heatmark.engine", "heatmark.cli"),
     "export.py": ("heatmark.engine", "heatmark.cli"),
     "checkpoint.py": ("heatmark.engine", "heatmark.cli"),

@@ -1,11 +1,12 @@
 """dlib's 68-point shape predictor on an annotated 300W-style set, scored like heatmark (NME, outer eye corners).
 
-    python tools/dlib_accuracy.py --root ../shared/data/300w_afw [--also default synthetic]
+    python tools/dlib_accuracy.py --root ../shared/data/300w_afw [--also default synthetic] [--refine 1]
 
 Faces found by dlib's HOG detector (upsample 1), matched to the annotations with the rule of
 ``heatmark bench detectors`` (IoU >= 0.3); NME over the matched faces. With ``--also``, heatmark models are
 scored on the same faces from the same HOG boxes (through heatmark's box calibration for dlib), so the
-comparison is like for like. Caveat printed with the
+comparison is like for like (``--refine N``: heatmark's refinement passes after the first, as
+``Landmarker(detector="dlib")`` makes one by default). Caveat printed with the
 result: dlib's model was trained on iBUG 300-W, which includes AFW's and Helen's training images.
 """
 
@@ -21,6 +22,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", default="../shared/data/300w_afw")
     ap.add_argument("--also", nargs="*", default=[], help="heatmark models scored on the same faces and boxes")
+    ap.add_argument("--refine", type=int, default=0, help="heatmark's refinement passes (Landmarker(refine=N))")
     args = ap.parse_args()
 
     import dlib
@@ -33,7 +35,7 @@ def main() -> int:
     from heatmark.engine.speed import dlib_model_path
 
     hog, shape = dlib.get_frontal_face_detector(), dlib.shape_predictor(str(dlib_model_path()))
-    models = {name: Landmarker(name, detector=None) for name in args.also}
+    models = {name: Landmarker(name, detector=None, refine=args.refine) for name in args.also}
     records = load_dataset("300w", args.root)
     gt, preds = [], {"dlib": [], **{m: [] for m in models}}
     for r in records:
@@ -53,7 +55,7 @@ def main() -> int:
             preds[name].append(lm.predict_boxes(img, [crop])[0][0])
         gt.append(r.landmarks)
     gt = np.stack(gt)
-    out = {"root": args.root, "faces": len(records), "found_by_hog": len(gt),
+    out = {"root": args.root, "faces": len(records), "found_by_hog": len(gt), "heatmark_refine": args.refine,
            "caveat": "dlib's shape predictor was trained on iBUG 300-W (AFW, Helen, LFPW training images included)"}
     for name, p in preds.items():
         out[f"nme_{name}"] = round(float(np.mean(nme(np.stack(p), gt, IBUG68))) * 100, 3)

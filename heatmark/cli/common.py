@@ -43,6 +43,15 @@ def add_model_arguments(sp: argparse.ArgumentParser) -> None:
                     "the detector's eye points)")
     sp.add_argument("--adapter", help="a label adapter applied to every prediction: an .npz from heatmark adapt, or "
                     "the name of one shipped with the model (synthetic: 300w)")
+    add_refine_argument(sp)
+
+
+def add_refine_argument(sp: argparse.ArgumentParser) -> None:
+    """--refine N: extra landmark passes on crops cut around the previous pass's points."""
+    sp.add_argument("--refine", type=refine_count, default=None, metavar="N",
+                    help="N more passes per face, each on the crop cut around the last pass's landmarks (0-5): "
+                    "less dependence on the face box, N more network runs per face (default: 1 with the dlib and "
+                    "opencv detectors, else 0)")
 
 
 def landmarker(args: argparse.Namespace):
@@ -50,7 +59,7 @@ def landmarker(args: argparse.Namespace):
 
     det = None if args.detector in ("full", "none") else args.detector
     return Landmarker(weights(args), detector=det, backend=args.backend, flip=args.flip, adapter=args.adapter,
-                      upright=not getattr(args, "no_upright", False))
+                      upright=not getattr(args, "no_upright", False), refine=args.refine)
 
 
 def print_table(title: str, rows: list[dict], formats: dict[str, str]) -> None:
@@ -73,6 +82,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def refine_count(text: str) -> int:
+    """argparse type: a number of refinement passes, 0 to 5."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of passes from 0 to 5, got {text!r}") from None
+    if not 0 <= v <= 5:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 5, got {v}")
     return v
 
 

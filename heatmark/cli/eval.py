@@ -6,7 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from heatmark.cli.common import WEIGHTS_HELP, detector_name, positive_int, print_table, report_skipped, weights
+from heatmark.cli.common import (
+    WEIGHTS_HELP,
+    add_refine_argument,
+    detector_name,
+    positive_int,
+    print_table,
+    report_skipped,
+    weights,
+)
 
 
 def add_arguments(ev: argparse.ArgumentParser) -> None:
@@ -22,6 +30,7 @@ def add_arguments(ev: argparse.ArgumentParser) -> None:
                     "correction from the detector's eye points)")
     ev.add_argument("--scheme", help="landmark scheme of the dataset (default: from the dataset)")
     ev.add_argument("--flip", action="store_true", help="horizontal-flip test-time augmentation")
+    add_refine_argument(ev)
     ev.add_argument("--decoder", help="heatmap decoder to use instead of the model's (argmax, quarter, dark, ...)")
     ev.add_argument("--adapter", help="a label adapter (.npz from heatmark adapt) applied to the predictions")
     ev.add_argument("--norm", default="default", help="NME normalisation: default (scheme's), inter_pupil, ...")
@@ -39,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate_weights(w, args.dataset, args.root, scheme=args.scheme, boxes=args.boxes,
                               detector=args.detector, decoder=args.decoder, flip=args.flip, norm=args.norm,
                               batch_size=args.batch_size, device=args.device, skip_bad=args.skip_bad,
-                              adapter=args.adapter, upright=False if args.no_upright else None)
+                              adapter=args.adapter, upright=False if args.no_upright else None,
+                              refine=args.refine)
     res = result.metrics
     report_skipped(res.get("skipped", []))
     for e in res.get("excluded", []):

@@ -29,12 +29,21 @@ class SquareBox:
 
 
 def box_from_landmarks(points: np.ndarray, scale: float = 1.25, visible: np.ndarray | None = None,
-                       expand: tuple[float, float, float] | None = None) -> SquareBox:
+                       expand: tuple[float, float, float] | None = None, rotation_deg: float = 0.0) -> SquareBox:
     """Square box centred on the landmark bounding box, side = scale × its longer side. ``expand`` (a sparse
-    scheme's ``box_expand``: ratio, dx, dy) first turns that box into the face box a 68-point one would be."""
+    scheme's ``box_expand``: ratio, dx, dy) first turns that box into the face box a 68-point one would be.
+    ``rotation_deg``: the bounding box is taken in the frame of a crop turned by that angle (as
+    :func:`crop_matrix` turns it), so a crop cut with the same angle sees the face as an upright crop sees an
+    upright face."""
     pts = np.asarray(points, dtype=np.float64)
     if visible is not None and np.any(visible):
         pts = pts[np.asarray(visible, dtype=bool)]
+    if rotation_deg:
+        centre = pts.mean(0)
+        m = crop_matrix(SquareBox(float(centre[0]), float(centre[1]), 1.0), 1, rotation_deg)  # rotation only
+        local = box_from_landmarks(transform_points(m, pts), scale, expand=expand)
+        cx, cy = transform_points(invert(m), np.array([[local.cx, local.cy]]))[0]
+        return SquareBox(float(cx), float(cy), local.size)
     lo, hi = pts.min(0), pts.max(0)
     c = (lo + hi) / 2
     side = float(max(hi - lo))

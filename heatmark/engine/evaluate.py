@@ -126,9 +126,10 @@ def evaluate(pred: np.ndarray, model_scheme: Scheme, records: Records, norm: str
 
 
 def predict_with_detector(weights, records: Records, detector: str = "mtcnn", decoder: str | None = None,
-                          flip: bool = False, upright: bool | None = None):
+                          flip: bool = False, upright: bool | None = None, refine: int | None = None):
     """Detect faces, match each annotated face to the detection overlapping its landmark box most
-    (IoU >= 0.3), and predict from the detector's box. Returns (predictions, the found records, stats)."""
+    (IoU >= 0.3), and predict from the detector's box (then ``refine`` passes, as ``Landmarker`` makes them).
+    Returns (predictions, the found records, stats)."""
     import time
 
     from heatmark.api import UPRIGHT_DEFAULT, Landmarker
@@ -136,7 +137,7 @@ def predict_with_detector(weights, records: Records, detector: str = "mtcnn", de
 
     upright = UPRIGHT_DEFAULT if upright is None else upright
 
-    lm = Landmarker(weights, detector=detector, decoder=decoder, flip=flip, upright=upright)
+    lm = Landmarker(weights, detector=detector, decoder=decoder, flip=flip, upright=upright, refine=refine)
     preds, found, times = [], [], []
     for r in records:
         img = r.load_image()
@@ -153,6 +154,22 @@ def predict_with_detector(weights, records: Records, detector: str = "mtcnn", de
     stats = {"faces": len(records), "found": len(found), "detector_recall": len(found) / max(len(records), 1),
              "detector": detector, "detector_ms_per_image": float(np.median(times) * 1000) if times else None}
     return (np.stack(preds) if preds else np.zeros((0, k, 2))), Records(found), stats
+
+
+def refine_predictions(weights, records: Records, pred: np.ndarray, refine: int, decoder: str | None = None,
+                       flip: bool = False, device: str | None = "auto") -> np.ndarray:
+    """``refine`` more passes per face after ``pred`` (image pixels, one face per record), each on the crop cut
+    around the previous pass's points, as ``Landmarker(refine=...)`` makes them (flip on the last pass only)."""
+    from heatmark.api import Landmarker
+    from heatmark.refine import refinement_boxes
+
+    backend = "onnx" if Path(weights).suffix.lower() == ".onnx" else "torch"  # the backend of the first pass
+    lm = Landmarker(weights, detector=None, backend=backend, decoder=decoder, flip=flip, refine=refine - 1,
+                    device="cpu" if backend == "onnx" else str(pick_device(device)))
+    boxes = refinement_boxes(pred, np.zeros(len(pred)), lm.box_scale, lm.scheme.box_expand)
+    if not len(pred):
+        return pred
+    return np.stack([lm.predict_boxes(r.load_image(), [b])[0][0] for r, b in zip(records, boxes)])
 
 
 @dataclass
@@ -237,7 +254,8 @@ def evaluate_weights(weights: str | Path, dataset: str, root: str | Path, *, sch
                      boxes: str = "gt", detector: str = "mtcnn", decoder: str | None = None, flip: bool = False,
                      norm: str = "default", batch_size: int = 32, device: str | None = "auto",
                      skip_bad: bool = False, cache_dir: str | Path | None = None,
-                     adapter: str | Path | None = None, upright: bool | None = None) -> Evaluation:
+                     adapter: str | Path | None = None, upright: bool | None = None,
+                     refine: int | None = None) -> Evaluation:
     """Evaluate a weights file on an annotated dataset (what ``heatmark eval`` runs).
 
     Args:
@@ -257,6 +275,9 @@ def evaluate_weights(weights: str | Path, dataset: str, root: str | Path, *, sch
         cache_dir: where decoded crops are cached (None: no cache).
         adapter: a label adapter file or shipped adapter name, applied to the predictions.
         upright: with detector boxes, turn crops upright by the detector's eye points (None: the default).
+        refine: extra passes per face on crops cut around the previous pass's points (``Landmarker(refine=)``);
+            with ``flip``, only the last pass is flipped. None: ``Landmarker``'s default for the detector (GT
+            boxes: 0).
 
     Returns:
         An ``Evaluation`` with metrics (NME, NME without jaw, FR, AUC, per-region NME, mean signed error, in
@@ -272,7 +293,9 @@ def evaluate_weights(weights: str | Path, dataset: str, root: str | Path, *, sch
     """
     from heatmark.checkpoint import load_model
     from heatmark.errors import HeatmarkError
+    from heatmark.refine import refine_passes
 
+    refine = refine_passes(refine, detector if boxes == "detector" else None)
     if Path(weights).suffix.lower() == ".onnx":  # an exported (or int8) model: onnxruntime, as users run it
         from heatmark.onnx_runtime import OnnxPredictor
 
@@ -283,7 +306,6 @@ def evaluate_weights(weights: str | Path, dataset: str, root: str | Path, *, sch
     fix = None
     if adapter is not None:
         from heatmark.adapter import LabelAdapter
-
         from heatmark.shipped import resolve_adapter
 
         fix = LabelAdapter.load(resolve_adapter(adapter, Path(weights)))
@@ -291,7 +313,7 @@ def evaluate_weights(weights: str | Path, dataset: str, root: str | Path, *, sch
         from heatmark.data.readers import load_dataset
 
         records = load_dataset(dataset, root, scheme=scheme, skip_bad=skip_bad)
-        pred, found, stats = predict_with_detector(weights, records, detector, decoder, flip, upright)
+        pred, found, stats = predict_with_detector(weights, records, detector, decoder, flip, upright, refine)
         pred = fix(pred) if fix is not None and len(pred) else pred
         if not found:
             raise HeatmarkError(f"the {detector} detector found none of the {stats['faces']} faces")
@@ -302,16 +324,22 @@ def evaluate_weights(weights: str | Path, dataset: str, root: str | Path, *, sch
     elif boxes == "gt":
         data = load_eval_set(dataset, root, int(meta["input_size"]), float(meta["box_scale"]), model_scheme, scheme,
                              skip_bad, cache_dir)
+        first_flip = flip and not refine  # with refinement passes, only the last one is flipped
         if model is None:
-            pred, _ = predict_crops(lambda x: onnx(x.numpy()), data.dataset, model_scheme.num_points, batch_size)
-            result = score_eval_set(pred, model_scheme, data, norm, adapter=fix)
+            pred, _ = predict_crops(lambda x: onnx(x.numpy(), first_flip), data.dataset, model_scheme.num_points,
+                                    batch_size)
         else:
-            result = evaluate_model(model, codec, model_scheme, data, decoder, flip, norm, batch_size, device,
-                                    adapter=fix)
+            dev = pick_device(device)
+            model.to(dev)
+            pred, _ = predict_dataset(model, codec, data.dataset, batch_size, dev, decoder=decoder, flip=first_flip,
+                                      scheme=model_scheme)
+        if refine:
+            pred = refine_predictions(weights, data.records, pred, refine, decoder, flip, device)
+        result = score_eval_set(pred, model_scheme, data, norm, adapter=fix)
         result.metrics["skipped"] = [str(e) for e in data.skipped]
     else:
         raise HeatmarkError(f"boxes must be 'gt' or 'detector', got {boxes!r}")
     result.metrics.update({"weights": str(weights), "dataset": dataset, "root": str(root), "boxes": boxes,
-                           "flip": flip, "decoder": decoder or getattr(codec, "decoder", None),
+                           "flip": flip, "refine": refine, "decoder": decoder or getattr(codec, "decoder", None),
                            "adapter": None if adapter is None else str(adapter)})
     return result
