@@ -377,7 +377,8 @@ class Landmarker:
 
     def track(self, image: ImageLike, previous: np.ndarray, color: str = "rgb") -> tuple[np.ndarray, np.ndarray]:
         """Landmarks in a new video frame from the previous frame's landmarks (no detection): the crop is the box
-        of ``previous``, as ``heatmark video`` tracks between detections.
+        of ``previous``, as ``heatmark video`` tracks between detections. One pass whatever ``refine`` says: the
+        crop is already cut around landmarks, as a refinement pass's is.
 
         Args:
             image: the new frame (path, array or PIL image).
@@ -393,5 +394,5 @@ class Landmarker:
         """
         rgb = as_rgb(image, color)
         box = box_from_landmarks(previous, self.box_scale, expand=self.scheme.box_expand)
-        pts, scores = self.predict_boxes(rgb, [box])
-        return pts[0], scores[0]
+        pts, scores = self._pass(rgb, [box], np.zeros(1), self.flip)
+        return (self.adapter(pts) if self.adapter is not None else pts)[0], scores[0]

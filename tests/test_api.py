@@ -161,3 +161,13 @@ def test_refine_default_follows_the_detector(tiny_weights):
     assert [Landmarker(w, detector=d).refine for d in ("opencv", "dlib", "mtcnn", "mtcnn:48", None)] == [1, 1, 0, 0, 0]
     assert Landmarker(w, detector=lambda rgb: (np.zeros((0, 4)), np.zeros(0))).refine == 0
     assert Landmarker(w, detector="opencv", refine=0).refine == 0
+
+
+def test_track_makes_one_pass_whatever_refine_says(tiny_weights, image):
+    """Tracking already crops around landmarks (the previous frame's): refinement passes would only double the
+    time per video frame."""
+    prev = np.random.default_rng(0).uniform(40, 110, (68, 2))
+    one, three = (Landmarker(tiny_weights["heatmap"], detector=None, refine=r) for r in (0, 2))
+    a, b = one.track(image, prev), three.track(image, prev)
+    np.testing.assert_allclose(a[0], b[0])
+    np.testing.assert_allclose(a[1], b[1])
