@@ -252,7 +252,8 @@ class Landmarker:
             return np.zeros((0, k, 2)), np.zeros((0, k))
         rolls = np.zeros(len(crop_boxes)) if rolls is None else np.asarray(rolls, np.float64)
         pts, scores = self._pass(rgb, crop_boxes, rolls, self.flip and not self.refine)
-        rolls = refinement_rolls(rolls)
+        if self.refine:
+            rolls = refinement_rolls(rolls)
         for i in range(self.refine):  # the crop the model was trained on, from the last pass's points
             crop_boxes = refinement_boxes(pts, rolls, self.box_scale, self.scheme.box_expand)
             pts, scores = self._pass(rgb, crop_boxes, rolls, self.flip and i == self.refine - 1)

@@ -86,14 +86,14 @@ def positive_int(text: str) -> int:
 
 
 def refine_count(text: str) -> int:
-    """argparse type: a number of refinement passes, 0 to 5."""
+    """argparse type: a number of refinement passes, checked by :func:`heatmark.refine.refine_passes`."""
+    from heatmark.errors import HeatmarkError
+    from heatmark.refine import refine_passes
+
     try:
-        v = int(text)
-    except ValueError:
+        return refine_passes(int(text))
+    except (ValueError, HeatmarkError):
         raise argparse.ArgumentTypeError(f"expected a whole number of passes from 0 to 5, got {text!r}") from None
-    if not 0 <= v <= 5:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 5, got {v}")
-    return v
 
 
 def detector_name(full: bool = False):

@@ -163,12 +163,12 @@ def refine_predictions(weights, records: Records, pred: np.ndarray, refine: int,
     from heatmark.api import Landmarker
     from heatmark.refine import refinement_boxes
 
+    if not len(pred):
+        return pred
     backend = "onnx" if Path(weights).suffix.lower() == ".onnx" else "torch"  # the backend of the first pass
     lm = Landmarker(weights, detector=None, backend=backend, decoder=decoder, flip=flip, refine=refine - 1,
                     device="cpu" if backend == "onnx" else str(pick_device(device)))
     boxes = refinement_boxes(pred, np.zeros(len(pred)), lm.box_scale, lm.scheme.box_expand)
-    if not len(pred):
-        return pred
     return np.stack([lm.predict_boxes(r.load_image(), [b])[0][0] for r, b in zip(records, boxes)])
 
 
@@ -234,11 +234,17 @@ def evaluate_model(model: torch.nn.Module, codec, model_scheme: Scheme, data: Ev
     """Predict every face of ``data`` with ``model`` (GT boxes) and score it. ``subsets``: the 300W protocol's
     common/challenging/full subsets too, when the root holds lfpw/helen/ibug folders. ``adapter``: a
     :class:`heatmark.adapter.LabelAdapter` applied to the predictions first."""
+    pred = predict_eval_set(model, codec, model_scheme, data, decoder, flip, batch_size, device)
+    return score_eval_set(pred, model_scheme, data, norm, subsets, adapter)
+
+
+def predict_eval_set(model: torch.nn.Module, codec, model_scheme: Scheme, data: EvalSet, decoder: str | None = None,
+                     flip: bool = False, batch_size: int = 32, device: str | None = "auto") -> np.ndarray:
+    """Predictions (N, K, 2) in original-image pixels of every face of ``data`` (GT boxes), on ``device``."""
     dev = pick_device(device)
     model.to(dev)
-    pred, _ = predict_dataset(model, codec, data.dataset, batch_size, dev, decoder=decoder, flip=flip,
-                              scheme=model_scheme)
-    return score_eval_set(pred, model_scheme, data, norm, subsets, adapter)
+    return predict_dataset(model, codec, data.dataset, batch_size, dev, decoder=decoder, flip=flip,
+                           scheme=model_scheme)[0]
 
 
 def score_eval_set(pred: np.ndarray, model_scheme: Scheme, data: EvalSet, norm: str = "default",
@@ -329,10 +335,7 @@ def evaluate_weights(weights: str | Path, dataset: str, root: str | Path, *, sch
             pred, _ = predict_crops(lambda x: onnx(x.numpy(), first_flip), data.dataset, model_scheme.num_points,
                                     batch_size)
         else:
-            dev = pick_device(device)
-            model.to(dev)
-            pred, _ = predict_dataset(model, codec, data.dataset, batch_size, dev, decoder=decoder, flip=first_flip,
-                                      scheme=model_scheme)
+            pred = predict_eval_set(model, codec, model_scheme, data, decoder, first_flip, batch_size, device)
         if refine:
             pred = refine_predictions(weights, data.records, pred, refine, decoder, flip, device)
         result = score_eval_set(pred, model_scheme, data, norm, adapter=fix)
