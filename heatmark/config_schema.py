@@ -64,6 +64,8 @@ class ModelConfig(_Section):
     # start from these weights (a shipped model's name or a .safetensors file of the same network) instead of a
     # random initialisation; the optimizer and schedule start fresh
     init: str | None = Field(None, min_length=1)
+    # load only the tensors of model.init that match this network by name and shape (the others start random)
+    init_partial: bool = False
 
 
 class LossConfig(_Section):

@@ -79,3 +79,23 @@ def test_unet_heatmaps_at_stride_8():
     m = create_model("heatmap", "mobilenetv3_small", 68, stride=8, decoder_channels=[64, 32, 24, 16, 8]).eval()
     with torch.no_grad():
         assert m(torch.zeros(1, 3, 128, 128)).shape == (1, 68, 16, 16)
+
+
+def test_trim_encoder_narrows_the_first_decoder_block():
+    """``trim_encoder``: MobileNetV2 without its 320 → 1280 expansion; the first decoder block takes 320 + 96
+    channels; the heatmaps keep their shape; other backbones are refused naming the option."""
+    kw = {"stride": 4, "decoder_channels": [128, 64, 32, 16, 8]}
+    full = create_model("heatmap", "mobilenet_v2", 68, **kw).eval()
+    trim = create_model("heatmap", "mobilenet_v2", 68, trim_encoder=True, **kw).eval()
+    assert trim.decoder.blocks[0].conv1[0].in_channels == 320 + 96
+    assert full.decoder.blocks[0].conv1[0].in_channels == 1280 + 96
+    assert isinstance(trim.encoder.features[-1], torch.nn.Identity)
+    with torch.no_grad():
+        assert trim(torch.zeros(2, 3, 128, 128)).shape == full(torch.zeros(2, 3, 128, 128)).shape == (2, 68, 32, 32)
+    own = trim.state_dict()
+    shared = {k for k, v in full.state_dict().items() if k in own and own[k].shape == v.shape}
+    assert set(full.state_dict()) - shared == {k for k in full.state_dict() if k.startswith("encoder.features.18.")} | {
+        "decoder.blocks.0.conv1.0.weight"}
+    assert create_model(**trim.config).decoder.blocks[0].conv1[0].in_channels == 416  # rebuilt from its config
+    with pytest.raises(ConfigError, match="trim_encoder works with backbone mobilenet_v2.*not 'resnet18'"):
+        create_model("heatmap", "resnet18", 68, trim_encoder=True)

@@ -310,6 +310,36 @@ def test_model_init_starts_from_given_weights_and_records_them(fixtures, tmp_pat
         Trainer(missing, tmp_path / "fourth", progress=False, log=_quiet)
 
 
+def test_model_init_partial_loads_the_tensors_that_fit(fixtures, tmp_path):
+    """``model.init_partial``: a network that differs from the weights' (here ``trim_encoder``) loads every tensor
+    that matches by name and shape, the rest start random and are recorded; without the key it is refused with the
+    hint; weights of which nothing fits are refused too."""
+    net = ["model.backbone=mobilenet_v2", "model.options={arch: unet, stride: 4, decoder_channels: [32, 16, 8, 8, 8]}"]
+    first = tmp_path / "first"
+    Trainer(small_cfg(fixtures, tmp_path, epochs=1, extra=net), first, progress=False, log=_quiet).fit()
+    src = first / "final.safetensors"
+    trim = ["model.backbone=mobilenet_v2", f"model.init={src}",
+            "model.options={arch: unet, stride: 4, decoder_channels: [32, 16, 8, 8, 8], trim_encoder: true}"]
+    with pytest.raises(ConfigError, match=r"does not fit.*decoder\.blocks\.0\.conv1.*model\.init_partial: true"):
+        Trainer(small_cfg(fixtures, tmp_path, epochs=1, extra=trim), tmp_path / "strict", progress=False, log=_quiet)
+    lines = []
+    t = Trainer(small_cfg(fixtures, tmp_path, epochs=1, extra=[*trim, "model.init_partial=true"]), tmp_path / "p",
+                progress=False, log=lambda *a, **k: lines.append(" ".join(map(str, a))))
+    start, _ = load_tensors(src)
+    fresh = ["decoder.blocks.0.conv1.0.weight"]
+    for k, v in t.model.state_dict().items():
+        assert torch.equal(v, start[f"model.{k}"]) != (k in fresh), k
+    assert t.init_source["reinitialised"] == fresh
+    assert "decoder.blocks.0.conv1.0.weight" in t.init_source["unused"]
+    assert any(k.startswith("encoder.features.18.") for k in t.init_source["unused"])
+    assert any("random: ['decoder.blocks.0.conv1.0.weight']" in line for line in lines)
+    t.fit()
+    assert json.loads((tmp_path / "p" / "final.json").read_text())["init"]["reinitialised"] == fresh
+    other = small_cfg(fixtures, tmp_path, "regression", 1, [f"model.init={src}", "model.init_partial=true"])
+    with pytest.raises(ConfigError, match="no tensor of .* fits this config's network"):
+        Trainer(other, tmp_path / "none", progress=False, log=_quiet)
+
+
 def test_average_weights_tool_means_runs_from_one_start_and_refuses_others(tmp_path):
     """tools/average_weights.py: float tensors averaged, integer ones from the first file, each source named with
     its digest; runs that did not start from the same weights are refused (their mean is a broken network)."""

@@ -85,8 +85,7 @@ class Trainer:
         self._build_loss()
         self._build_teacher()
         self._build_optimizer()
-        self.epoch = self.step = 0
-        self.best = math.inf
+        self.epoch, self.step, self.best = 0, 0, math.inf
         self.skipped_batches = 0
         if resume:
             self._load_last()
@@ -131,10 +130,11 @@ class Trainer:
         """The network and its codec on the device (DDP-wrapped as ``self.net`` under torchrun)."""
         self.head = self.cfg["model"]["head"]
         self.model, self.codec = model_and_codec(self.cfg, self.scheme)
-        init = self.cfg["model"].get("init")  # recorded in every checkpoint (a resumed run reads it from its own)
-        self.init_source = init_weights(self.model, init) if init and not resume else None
+        m = self.cfg["model"]  # model.init is recorded in every checkpoint (a resumed run reads it from its own)
+        self.init_source = init_weights(self.model, m["init"], m.get("init_partial")) if m.get("init") and not resume \
+            else None
         if self.init_source:
-            self.log(f"initialised from {self.init_source['weights']}")
+            self.log(f"initialised from {self.init_source['weights']}; random: {self.init_source.get('reinitialised')}")
         elif self.head == "regression" and not resume:
             self._init_mean_shape(sources[0])
         self.model.to(self.device)

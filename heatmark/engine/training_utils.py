@@ -76,10 +76,12 @@ def config_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def init_weights(model: torch.nn.Module, init: str) -> dict:
+def init_weights(model: torch.nn.Module, init: str, partial: bool = False) -> dict:
     """Load the weights of ``init`` (config ``model.init``: a shipped model's name or a ``.safetensors`` file of the
     same network) into ``model``; returns the file and its weights' SHA-256
-    (:func:`heatmark.checkpoint.weights_digest`). Every parameter and buffer must match by name and shape."""
+    (:func:`heatmark.checkpoint.weights_digest`). Every parameter and buffer must match by name and shape, unless
+    ``partial`` (config ``model.init_partial``): then the tensors that match are loaded, the others keep their
+    random initialisation, and the record lists them (``reinitialised``; ``unused``: the file's leftovers)."""
     from heatmark.shipped import training_weights
 
     path = training_weights(init, "model.init")
@@ -88,12 +90,22 @@ def init_weights(model: torch.nn.Module, init: str) -> dict:
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    shapes = [f"{k} {tuple(state[k].shape)} (model {tuple(v.shape)})" for k, v in own.items()
-              if k in state and state[k].shape != v.shape]
+    mismatched = [k for k, v in own.items() if k in state and state[k].shape != v.shape]
+    shapes = [f"{k} {tuple(state[k].shape)} (model {tuple(own[k].shape)})" for k in mismatched]
+    record = {"weights": str(path), "sha256": weights_digest(tensors)}
+    if partial:
+        fits = {k: v for k, v in state.items() if k in own and k not in mismatched}
+        if not fits:
+            raise ConfigError(f"model.init: no tensor of {path} fits this config's network (model.init_partial "
+                              "loads those that match by name and shape); check the backbone and head")
+        model.load_state_dict(fits, strict=False)
+        return {**record, "reinitialised": sorted(missing + mismatched),
+                "unused": sorted(unexpected + mismatched)}
     if missing or unexpected or shapes:
         what = ([f"missing {', '.join(missing[:3])}"] if missing else []) + \
                ([f"unexpected {', '.join(unexpected[:3])}"] if unexpected else []) + shapes[:3]
         raise ConfigError(f"model.init: {path} does not fit this config's network ({'; '.join(what)}); give "
-                          "weights of the same head, backbone, options, points and input channels")
+                          "weights of the same head, backbone, options, points and input channels, or set "
+                          "model.init_partial: true to load only the tensors that fit")
     model.load_state_dict(state)  # float16 shipped parameters are copied into the float32 network
-    return {"weights": str(path), "sha256": weights_digest(tensors)}
+    return record

@@ -7,6 +7,10 @@
 - any other smp architecture (``unetplusplus``, ``linknet``, ``deeplabv3plus``, ...): the full model with K
   classes, average-pooled to the stride (correct but spends compute on full-resolution outputs).
 
+``trim_encoder`` (MobileNetV2 only): drop the encoder's last layer, the 1×1 expansion from 320 to 1280 channels, so
+the first decoder block convolves 320 + 96 channels instead of 1376 (that block was a third of the default model's
+multiply-adds at 128 px).
+
 Any smp encoder name works (``resnet18``, ``mobilenet_v2``, ``tu-<timm name>`` ...); encoders are built with
 ``encoder_weights=None``.
 """
@@ -34,7 +38,7 @@ class HeatmapModel(nn.Module):
 
     def __init__(self, backbone: str = "resnet18", num_points: int = 68, arch: str = "unet", stride: int = 4,
                  decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16), fpn_channels: int = 128,
-                 in_channels: int = 3):
+                 in_channels: int = 3, trim_encoder: bool = False):
         super().__init__()
         import segmentation_models_pytorch as smp
 
@@ -68,6 +72,8 @@ class HeatmapModel(nn.Module):
                     f"resnet50, mobilenet_v2; all: segmentation_models_pytorch.encoders.get_encoder_names()) "
                     f"or tu-<timm model name>") from None
             raise ConfigError(f"cannot build heatmap model arch={arch!r} encoder={backbone!r}: {e}") from None
+        if trim_encoder:
+            _trim_encoder(net, backbone)
         self.encoder, self.decoder = net.encoder, net.decoder
         self.generic = None if feat is not None else net
         self.head = nn.Conv2d(feat, num_points, 3, padding=1) if feat is not None else None
@@ -84,3 +90,20 @@ class HeatmapModel(nn.Module):
         if self.arch == "fpn" and self.stride < 4:  # the FPN decoder ends at stride 4; a static branch (ONNX)
             f = F.interpolate(f, scale_factor=4 // self.stride, mode="bilinear", align_corners=False)
         return self.head(f)
+
+
+def _trim_encoder(net: nn.Module, backbone: str) -> None:
+    """Replace a MobileNetV2 encoder's final 1×1 expansion (320 → 1280) by the identity and narrow the first
+    decoder block's first convolution to the 320 channels it now receives (plus its skip connection)."""
+    features = getattr(net.encoder, "features", None)
+    last = features[-1] if features is not None else None
+    conv = last[0] if isinstance(last, nn.Sequential) and len(last) and isinstance(last[0], nn.Conv2d) else None
+    if conv is None or conv.kernel_size != (1, 1) or not hasattr(net.decoder, "blocks"):
+        raise ConfigError(f"model.options.trim_encoder works with backbone mobilenet_v2 and arch unet, not "
+                          f"{backbone!r}; remove the option for this backbone")
+    features[-1] = nn.Identity()
+    old = net.decoder.blocks[0].conv1[0]
+    skip = old.in_channels - conv.out_channels
+    net.decoder.blocks[0].conv1[0] = nn.Conv2d(conv.in_channels + skip, old.out_channels, old.kernel_size,
+                                               padding=old.padding, bias=old.bias is not None)
+    net.encoder._out_channels[-1] = conv.in_channels
