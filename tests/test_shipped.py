@@ -57,7 +57,7 @@ def test_default_is_used_without_weights_and_finds_the_sample_face(tmp_path):
 
 # % on the 6 fixture faces (shipped files), measured when shipped; default and synthetic since their int8 files got
 # 7-bit weights (2026-12-03, AMD EPYC), which CPUs with and without VNNI compute alike (full-range: 3.43 vs 3.35)
-FIXTURE_NME = {"default": 3.3739, "synthetic": 6.3157, "fast": 3.9882}
+FIXTURE_NME = {"default": 3.1566, "synthetic": 6.3157, "fast": 3.9882}
 
 
 @pytest.mark.parametrize("name", TIERS)
@@ -93,7 +93,7 @@ def test_models_command_lists_the_shipped_models_from_their_cards(capsys):
     out = capsys.readouterr().out
     card = json.loads((WEIGHTS_DIR / "default.json").read_text())["card"]
     assert "default" in out and "synthetic" in out and f"{card['accuracy']['nme']:.2f}" in out
-    assert "(from synthetic)" in out  # default's starting weights are part of what it learned from
+    assert "← synthetic)" in out  # default's starting weights (and theirs) are part of what it learned from
     assert main(["models", "--json"]) == 0
     cards = json.loads(capsys.readouterr().out)
     assert {c["name"] for c in cards} == set(TIERS)
@@ -111,8 +111,8 @@ def test_synthetic_ships_its_label_adapter_and_mixing_means_default():
 
 
 def test_refine_recovers_from_loose_boxes(fixtures):
-    """Boxes shifted right and up by 15 % of the face and too wide: one refinement pass takes the default model
-    back to within 0.3 points of its ground-truth-box NME on the fixture faces (measured 4.73 → 3.50; GT 3.37)."""
+    """Boxes shifted right and up by 20–25 % of the face and too wide: one refinement pass takes the default model
+    back to within 0.3 points of its ground-truth-box NME on the fixture faces (measured 5.70 → 3.08; GT 3.16)."""
     from heatmark.engine.metrics import nme
 
     records = load_dataset("300w", fixtures / "300w")
@@ -121,7 +121,7 @@ def test_refine_recovers_from_loose_boxes(fixtures):
     def loose(p):
         (x1, y1), (x2, y2) = p.min(0), p.max(0)
         s = x2 - x1
-        return [x1 + 0.15 * s, y1 - 0.15 * s, x2 + 0.45 * s, y2 + 0.1 * s]
+        return [x1 + 0.25 * s, y1 - 0.2 * s, x2 + 0.6 * s, y2]
 
     err = {}
     for refine in (0, 1):

@@ -66,8 +66,8 @@ def init_record(init: str, recorded: dict | None) -> dict:
                  f"{now[:12]}, recorded {out['sha256'][:12]}); package with the weights the run started from")
     src_card = src_meta.get("card")
     if src_card:  # a shipped model: what its own card says
-        out.update({k: src_card[k] for k in ("label", "training_data", "seed", "steps", "train_command")
-                    if k in src_card})
+        out.update({k: src_card[k] for k in ("label", "training_data", "seed", "steps", "train_command",
+                                             "initialised_from") if k in src_card})  # the whole chain
     else:  # a training run's weights: what its config says
         cfg = src_meta.get("config") or {}
         out.update({"training_data": training_data(cfg), "seed": cfg.get("seed"), "steps": src_meta.get("step")})

@@ -21,8 +21,8 @@ def table() -> str:
     for f in (ROOT / "heatmark" / "weights").glob("*.json"):
         card = json.loads(f.read_text()).get("card") or {}
         cards[card.get("name", f.stem)] = card
-    rows = ["| model | trained on | AFW NME % | w/o jaw % | with MTCNN boxes % | ms/face (onnx, batch 1) | "
-            "`heatmark eval` command |", "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    rows = ["| model | trained on | AFW NME % | w/o jaw % | with MTCNN boxes % | "
+            "ms/face when packaged (onnx, batch 1) | `heatmark eval` command |", "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
     for name in sorted(cards, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n)):
         c = cards[name]
         acc, det = c.get("accuracy", {}), c.get("accuracy_detector_boxes", {})
