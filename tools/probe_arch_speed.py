@@ -18,7 +18,9 @@ import numpy as np
 
 CANDIDATES = {
     "unet-resnet18 s128": ("resnet18", 128, {}),
-    "unet-mobilenet_v2 slim s128 (current default)": ("mobilenet_v2", 128, {"decoder_channels": [128, 64, 32, 16, 8]}),
+    "unet-mobilenet_v2 slim s128 (default stage 1)": ("mobilenet_v2", 128, {"decoder_channels": [128, 64, 32, 16, 8]}),
+    "unet-mobilenet_v2 slim trimmed s160 (default)": ("mobilenet_v2", 160, {"decoder_channels": [128, 64, 32, 16, 8],
+                                                                          "trim_encoder": True}),
     "unet-mobilenet_v2 slimmer s128": ("mobilenet_v2", 128, {"decoder_channels": [64, 32, 24, 16, 8]}),
     # timm's MobileNetV2 ends at the 320-channel block (no 1x1 conv to 1280 feeding the first decoder block)
     "unet-tu-mobilenetv2_100 slim s128": ("tu-mobilenetv2_100", 128, {"decoder_channels": [128, 64, 32, 16, 8]}),
