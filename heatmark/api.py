@@ -229,8 +229,8 @@ class Landmarker:
         """
         return self.predictor.run_crops(crops)
 
-    def predict_boxes(self, rgb: np.ndarray, crop_boxes: list[SquareBox],
-                      rolls: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def predict_boxes(self, rgb: np.ndarray, crop_boxes: list[SquareBox], rolls: np.ndarray | None = None,
+                      refine: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Landmarks for square crop boxes of one image, all faces in one network batch.
 
         Args:
@@ -238,6 +238,7 @@ class Landmarker:
             crop_boxes: the model's square crops (:class:`heatmark.data.crops.SquareBox`: centre and side in
                 image pixels), e.g. from :meth:`detect_crops`.
             rolls: each face's in-plane rotation in degrees (its crop is turned upright by it); None: 0.
+            refine: refinement passes after the first (0 to 5); None: the Landmarker's ``refine``.
 
         Returns:
             Points (N, K, 2) in the image's pixels (after the ``refine`` passes; adapter applied, if any) and
@@ -250,13 +251,13 @@ class Landmarker:
         if not crop_boxes:
             k = self.scheme.num_points
             return np.zeros((0, k, 2)), np.zeros((0, k))
+        passes = self.refine if refine is None else refine_passes(refine)
         rolls = np.zeros(len(crop_boxes)) if rolls is None else np.asarray(rolls, np.float64)
-        pts, scores = self._pass(rgb, crop_boxes, rolls, self.flip and not self.refine)
-        if self.refine:
-            rolls = refinement_rolls(rolls)
-        for i in range(self.refine):  # the crop the model was trained on, from the last pass's points
+        pts, scores = self._pass(rgb, crop_boxes, rolls, self.flip and not passes)
+        rolls = refinement_rolls(rolls) if passes else rolls
+        for i in range(passes):  # the crop the model was trained on, from the last pass's points
             crop_boxes = refinement_boxes(pts, rolls, self.box_scale, self.scheme.box_expand)
-            pts, scores = self._pass(rgb, crop_boxes, rolls, self.flip and i == self.refine - 1)
+            pts, scores = self._pass(rgb, crop_boxes, rolls, self.flip and i == passes - 1)
         return (self.adapter(pts) if self.adapter is not None else pts), scores
 
     def _pass(self, rgb: np.ndarray, crop_boxes: list[SquareBox], rolls: np.ndarray,
@@ -395,5 +396,5 @@ class Landmarker:
         """
         rgb = as_rgb(image, color)
         box = box_from_landmarks(previous, self.box_scale, expand=self.scheme.box_expand)
-        pts, scores = self._pass(rgb, [box], np.zeros(1), self.flip)
-        return (self.adapter(pts) if self.adapter is not None else pts)[0], scores[0]
+        pts, scores = self.predict_boxes(rgb, [box], refine=0)
+        return pts[0], scores[0]

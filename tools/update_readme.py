@@ -22,7 +22,8 @@ def table() -> str:
         card = json.loads(f.read_text()).get("card") or {}
         cards[card.get("name", f.stem)] = card
     rows = ["| model | trained on | AFW NME % | w/o jaw % | with MTCNN boxes % | "
-            "ms/face when packaged (onnx, batch 1) | `heatmark eval` command |", "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+            "ms/face when packaged (onnx, batch 1) | `heatmark eval` command |",
+            "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
     for name in sorted(cards, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n)):
         c = cards[name]
         acc, det = c.get("accuracy", {}), c.get("accuracy_detector_boxes", {})

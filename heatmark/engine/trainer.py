@@ -85,8 +85,7 @@ class Trainer:
         self._build_loss()
         self._build_teacher()
         self._build_optimizer()
-        self.epoch, self.step, self.best = 0, 0, math.inf
-        self.skipped_batches = 0
+        self.epoch, self.step, self.best, self.skipped_batches = 0, 0, math.inf, 0
         if resume:
             self._load_last()
 
@@ -134,7 +133,8 @@ class Trainer:
         self.init_source = init_weights(self.model, m["init"], m.get("init_partial")) if m.get("init") and not resume \
             else None
         if self.init_source:
-            self.log(f"initialised from {self.init_source['weights']}; random: {self.init_source.get('reinitialised')}")
+            fresh = self.init_source.get("reinitialised")  # model.init_partial: the tensors that start random
+            self.log(f"initialised from {self.init_source['weights']}" + (f"; random: {fresh}" if fresh else ""))
         elif self.head == "regression" and not resume:
             self._init_mean_shape(sources[0])
         self.model.to(self.device)
