@@ -83,7 +83,8 @@ def merge_config(base: dict, over: dict, into_free_form: bool = False) -> dict:
     replaces the default one; an override (``into_free_form=True``: ``codec.stride=1``) merges into it."""
     out = copy.deepcopy(base)
     for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict) and out[k] and (into_free_form or (k,) not in FREE_FORM):
+        merge = into_free_form or (k,) not in FREE_FORM
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and out[k] and merge:
             out[k] = merge_config(out[k], v, into_free_form)
         else:
             out[k] = copy.deepcopy(v)

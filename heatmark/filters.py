@@ -170,7 +170,8 @@ def load_overlay(spec: str | Path) -> Overlay:
                    for t in d["targets"]]
     except (yaml.YAMLError, KeyError, TypeError, ValueError) as e:
         raise DataError(path, f"not a valid overlay description ({type(e).__name__}: {e})",
-                        "it needs image, anchors (two [x, y]) and targets (two {points: [...], offset: [x, y]})") from None
+                        "it needs image, anchors (two [x, y]) and targets "
+                        "(two {points: [...], offset: [x, y]})") from None
     if len(targets) != 2 or any(not t[0] or min(t[0]) < 0 or max(t[0]) > 67 or len(t[1]) != 2 for t in targets):
         raise DataError(path, "targets must be two entries with iBUG-68 point indices (0-67) and an [x, y] offset")
     img = cv2.imread(str(img_path), cv2.IMREAD_UNCHANGED)

@@ -84,8 +84,8 @@ def test_weights_checks(tiny_weights, tmp_path):
 
 def test_weights_for_another_architecture(tiny_weights, tmp_path):
     """A file whose description does not match its tensors fails with both named."""
-    from safetensors.torch import load_file, save_file
     from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
 
     t = load_file(str(tiny_weights["regression"]))
     with safe_open(str(tiny_weights["regression"]), "pt") as f:

@@ -80,5 +80,6 @@ def test_fallback_registered_when_native_missing(monkeypatch):
 def test_torchvision_ops_nms_and_batched_nms_work_after_import_heatmark():
     """The shim's claim, held: torchvision.ops.nms and batched_nms give the reference answer (issue 21, item 14)."""
     stdout = _fresh_python("import heatmark, torch\nfrom torchvision.ops import nms, batched_nms\n" + BOXES
-                           + "print(nms(b, s, 0.5).tolist(), batched_nms(b, s, torch.tensor([0, 1, 0]), 0.5).tolist())\n")
+                           + "print(nms(b, s, 0.5).tolist(),"
+                           + " batched_nms(b, s, torch.tensor([0, 1, 0]), 0.5).tolist())\n")
     assert stdout.strip() == "[0, 2] [0, 1, 2]"

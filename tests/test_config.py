@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from heatmark.config import DEFAULTS, merge_config, apply_overrides, load_config, parse_source
+from heatmark.config import DEFAULTS, apply_overrides, load_config, merge_config, parse_source
 from heatmark.engine.recipes import HEAD_RECIPES
 from heatmark.errors import ConfigError
 

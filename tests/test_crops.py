@@ -4,8 +4,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from heatmark.data.augment import flip_landmarks
-from heatmark.data.crops import (SquareBox, around_centre, box_from_detection, box_from_landmarks, crop_face,
-                                 crop_matrix, invert, jitter_box, transform_points, warp)
+from heatmark.data.crops import (
+    SquareBox,
+    around_centre,
+    box_from_detection,
+    box_from_landmarks,
+    crop_face,
+    crop_matrix,
+    invert,
+    jitter_box,
+    transform_points,
+    warp,
+)
 from heatmark.data.schemes import IBUG68
 
 

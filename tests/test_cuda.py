@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 import torch
+from test_train import small_cfg
 
 from heatmark.checkpoint import load_model
 from heatmark.engine.evaluate import predict_dataset
 from heatmark.engine.trainer import Trainer
-from test_train import small_cfg
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

@@ -49,12 +49,14 @@ def test_generated_reference_pages_cover_every_command_and_key():
     assert "`optim.lr`" in cfg and "> 0" in cfg and "`data.input_size`" in cfg
     models = mkdocs_hooks.models_page()
     assert "[`default`](models/default.md)" in models and "AFW NME" in models
-    page = mkdocs_hooks.model_page("default", json.loads((ROOT / "heatmark" / "weights" / "default.json").read_text())["card"])
+    card = json.loads((ROOT / "heatmark" / "weights" / "default.json").read_text())["card"]
+    page = mkdocs_hooks.model_page("default", card)
     assert page.startswith("# `default`") and "heatmark.Landmarker()" in page and "## Terms" in page
 
 
 def test_no_development_history_in_the_project_text():
-    texts = [ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").rglob("*.md"), *(ROOT / "configs").rglob("*.yaml")]
+    texts = [ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").rglob("*.md"),
+             *(ROOT / "configs").rglob("*.yaml")]
     bad = [f"{p.relative_to(ROOT)}: {m.group(0)}" for p in texts
            for m in re.finditer(r"\bsessions? ?\d|session-\d", p.read_text(), flags=re.I)]
     assert not bad, bad

@@ -61,13 +61,15 @@ def test_own_png_and_yaml(tmp_path):
 ])
 def test_bad_overlay_files_exit_2(content, needle, tmp_path, capsys):
     (tmp_path / "o.yaml").write_text(content)
-    assert main(["filter", str(BUNDLED_PHOTO), "--overlay", str(tmp_path / "o.yaml"), "--out", str(tmp_path / "o")]) == 2
+    args = ["filter", str(BUNDLED_PHOTO), "--overlay", str(tmp_path / "o.yaml"), "--out", str(tmp_path / "o")]
+    assert main(args) == 2
     assert needle in capsys.readouterr().err
 
 
 def test_png_without_alpha_and_unknown_names(tmp_path, capsys):
     cv2.imwrite(str(tmp_path / "rgb.png"), np.zeros((10, 10, 3), np.uint8))
-    (tmp_path / "o.yaml").write_text("image: rgb.png\nanchors: [[0, 0], [9, 0]]\ntargets: [{points: [36]}, {points: [45]}]\n")
+    (tmp_path / "o.yaml").write_text("image: rgb.png\nanchors: [[0, 0], [9, 0]]\n"
+                                     "targets: [{points: [36]}, {points: [45]}]\n")
     assert main(["filter", str(BUNDLED_PHOTO), "--overlay", str(tmp_path / "o.yaml")]) == 2
     assert "no alpha channel" in capsys.readouterr().err
     assert main(["filter", str(BUNDLED_PHOTO), "--overlay", "sombrero"]) == 2

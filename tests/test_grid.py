@@ -94,7 +94,8 @@ def test_run_lock_keeps_two_grid_processes_apart_and_stale_locks_are_taken_over(
     from heatmark.engine.grid import run_lock
 
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from filelock import FileLock; "
-                               f"l = FileLock({str(tmp_path / 'running.lock')!r}); l.acquire(); print('held', flush=True); "
+                               f"l = FileLock({str(tmp_path / 'running.lock')!r}); l.acquire(); "
+                               "print('held', flush=True); "
                                "time.sleep(30)"], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"

@@ -5,8 +5,16 @@ import math
 import pytest
 import torch
 
-from heatmark.losses import (AdaptiveWingLoss, HeatmapMSELoss, L1Loss, MSELoss, SmoothL1Loss, SoftWingLoss,
-                             WingLoss, create_loss)
+from heatmark.losses import (
+    AdaptiveWingLoss,
+    HeatmapMSELoss,
+    L1Loss,
+    MSELoss,
+    SmoothL1Loss,
+    SoftWingLoss,
+    WingLoss,
+    create_loss,
+)
 
 
 def _value_and_grad(loss, x, scale=1.0):

@@ -10,12 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_train import _quiet, small_cfg
 
 from heatmark.api import Landmarker, resolve_weights
 from heatmark.checkpoint import load_model, load_tensors, save_tensors, weights_digest
 from heatmark.engine.trainer import Trainer
-
-from test_train import _quiet, small_cfg
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,8 +3,15 @@
 import numpy as np
 import pytest
 
-from heatmark.data.readers import (load_dataset, read_cofw, read_coco_json, read_dlib_xml, read_pts,
-                                   read_pts_folder, read_wflw)
+from heatmark.data.readers import (
+    load_dataset,
+    read_coco_json,
+    read_cofw,
+    read_dlib_xml,
+    read_pts,
+    read_pts_folder,
+    read_wflw,
+)
 
 
 def test_pts_one_based_pixel_centre_becomes_half(tmp_path):
@@ -107,6 +114,7 @@ def test_shared_datasets_read_in_full(shared):
     assert len(read_dlib_xml(shared / "real_samples/dlib_faces/training_with_face_landmarks.xml")) > 0
     import json
 
-    for name, rel in [("wflw", "wflw/test_wflw.json"), ("cofw", "cofw/test_cofw.json"), ("300w", "300w/test_300w.json")]:
+    for name, rel in [("wflw", "wflw/test_wflw.json"), ("cofw", "cofw/test_cofw.json"),
+                      ("300w", "300w/test_300w.json")]:
         f = shared / "real_samples/mmpose_formats" / rel
         assert len(load_dataset(name, f)) == len(json.loads(f.read_text())["annotations"])

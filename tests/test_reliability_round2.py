@@ -48,7 +48,8 @@ def test_threads_sharing_one_landmarker_match_one_thread():
         th.join()
     assert not errors
     wrong = sum(len(results[(t, i)]) != len(expected[i]) or any(
-        not np.allclose(a, b, atol=1e-3) for a, b in zip(results[(t, i)], expected[i])) for t in range(4) for i in range(10))
+        not np.allclose(a, b, atol=1e-3) for a, b in zip(results[(t, i)], expected[i]))
+        for t in range(4) for i in range(10))
     assert wrong == 0
 
 

@@ -1,8 +1,16 @@
 import numpy as np
 import pytest
 
-from heatmark.data.schemes import (BUILTIN, COFW29, FACESYNTHETICS70, IBUG68, WFLW98, convert_points, get_scheme,
-                                   load_scheme)
+from heatmark.data.schemes import (
+    BUILTIN,
+    COFW29,
+    FACESYNTHETICS70,
+    IBUG68,
+    WFLW98,
+    convert_points,
+    get_scheme,
+    load_scheme,
+)
 from heatmark.errors import ConfigError
 
 

@@ -19,6 +19,16 @@ def test_no_module_over_400_lines():
     assert not long, f"split these modules: {long}"
 
 
+def test_lint_is_clean():
+    """pyflakes, pycodestyle and import order (ruff's E, F, W, I rules; line length from pyproject.toml) hold for
+    the package, its tests and its tools, so a new error shows up in the test run rather than in review."""
+    pytest.importorskip("ruff", reason="ruff comes with the test extra: pip install -e '.[test]'")
+    root = PKG.parent
+    out = subprocess.run([sys.executable, "-m", "ruff", "check", "--select", "E,F,W,I", "--output-format", "concise",
+                          "heatmark", "tests", "tools"], cwd=root, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
 @pytest.mark.parametrize("argv", [["--help"], *[[c, "--help"] for c in COMMANDS]])
 def test_help_imports_no_torch(argv):
     code = ("import sys\nfrom heatmark.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"

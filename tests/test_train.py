@@ -151,7 +151,8 @@ def test_eval_matches_hand_computed_nme(fixtures, tmp_path):
 def _cli_train(fixtures, tmp_path, out, extra=()):
     return [sys.executable, "-m", "heatmark.cli", "train", "--head", "heatmap",
             "--train", f"facesynthetics:{fixtures / 'facesynthetics'}", "--val", f"300w:{fixtures / '300w'}",
-            "--out", str(out), "--quiet", "--device", "cpu", "--set", "data.input_size=64", "--set", f"data.cache_dir={tmp_path / 'c'}",
+            "--out", str(out), "--quiet", "--device", "cpu", "--set", "data.input_size=64",
+            "--set", f"data.cache_dir={tmp_path / 'c'}",
             "--set", "data.workers=0", "--set", "optim.batch_size=2", "--set", "augment=none", *extra]
 
 

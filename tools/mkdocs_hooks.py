@@ -53,9 +53,10 @@ def config_reference() -> str:
     from heatmark.config import DEFAULTS
     from heatmark.config_schema import RunConfig
 
-    out = ["# Configuration keys", "", "Generated from the typed configs (`heatmark/config_schema.py`). A run's config is "
-           "the defaults, then a YAML file (`--config`), then `--set key.sub=value` overrides; everything is "
-           "validated before anything runs, and an error names the key, the value and the valid range.", ""]
+    out = ["# Configuration keys", "", "Generated from the typed configs (`heatmark/config_schema.py`). "
+           "A run's config is the defaults, then a YAML file (`--config`), then `--set key.sub=value` "
+           "overrides; everything is validated before anything runs, and an error names the key, the value and "
+           "the valid range.", ""]
 
     def section(model, prefix: str) -> None:
         rows = []
@@ -132,9 +133,11 @@ def model_page(name: str, card: dict) -> str:
            f"| steps / seed | {card.get('steps', '?')} / {card.get('seed', '?')} |",
            f"| AFW NME (GT boxes) | {acc.get('nme', float('nan')):.2f} % |",
            f"| AFW NME without the jaw | {acc.get('nme_no_jaw', float('nan')):.2f} % |",
-           f"| FR@0.10 / AUC@0.10 | {acc.get('fr@0.10', float('nan')):.1f} % / {acc.get('auc@0.10', float('nan')):.1f} % |",
+           f"| FR@0.10 / AUC@0.10 | {acc.get('fr@0.10', float('nan')):.1f} % / "
+           f"{acc.get('auc@0.10', float('nan')):.1f} % |",
            *_optional_rows(card),
-           f"| ms/face (landmark stage) | {', '.join(f'{k} {v:.1f}' for k, v in speed.get('ms_per_face', {}).items())} |",
+           f"| ms/face (landmark stage) | {', '.join(f'{k} {v:.1f}' for k, v in speed.get('ms_per_face', {}).items())}"
+           " |",
            f"| parameters / file | {speed.get('params_m', 0):.2f} M / {speed.get('file_mb', 0):.1f} MB |",
            f"| trained by | `{card.get('train_command', '')}` |",
            f"| packaged by | `{card.get('package_command', '')}` |",
@@ -149,7 +152,8 @@ def model_page(name: str, card: dict) -> str:
 def models_page() -> str:
     out = ["# Shipped models", "", "Generated from each model's card (`heatmark/weights/NAME.json`). "
            "AFW is 300W's AFW subset (337 faces, ground-truth boxes, NME normalised by the outer eye corners).", "",
-           "| model | trained on | AFW NME % | w/o jaw % | ms/face (onnx, batch 1) |", "| --- | --- | ---: | ---: | ---: |"]
+           "| model | trained on | AFW NME % | w/o jaw % | ms/face (onnx, batch 1) |",
+           "| --- | --- | ---: | ---: | ---: |"]
     for name, card in _cards().items():
         acc, ms = card.get("accuracy", {}), card.get("speed", {}).get("ms_per_face", {})
         out.append(f"| [`{name}`](models/{name}.md) | {card.get('label', '')} | {acc.get('nme', float('nan')):.2f} | "

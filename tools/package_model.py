@@ -21,11 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[1]
 # the terms of each training source (../shared/data/README.md), copied into the card
 DATA_TERMS = {
-    "facesynthetics": "Microsoft FaceSynthetics, Computational Use of Data Agreement (C-UDA) v1.0: non-commercial research",
+    "facesynthetics": "Microsoft FaceSynthetics, Computational Use of Data Agreement (C-UDA) v1.0: "
+                      "non-commercial research",
     "300w": "iBUG 300-W: research, non-commercial",
     "coco": "pseudo-labels written by heatmark (a teacher model) for 300W-Helen photos; the photos' terms apply: "
             "research, non-commercial",
@@ -151,7 +151,8 @@ def int8_check(cli, dst: Path, root: str, photos: str, crops, fp32_torch_nme: fl
     return {"calibration": f"face crops of {photos} (photos only; MTCNN boxes)", "nme_fp32_onnx": nme_fp32,
             "nme_int8": nme_int8, "nme_fp32_torch": fp32_torch_nme, "ms_per_face_fp32_onnx_b1": round(ms_fp32, 3),
             "ms_per_face_int8_b1": round(ms_int8, 3), "shipped": bool(shipped),
-            "rule": "shipped as NAME.int8.onnx (and run by Landmarker) only if it loses <= 0.1 NME points and is faster"}
+            "rule": "shipped as NAME.int8.onnx (and run by Landmarker) only if it loses <= 0.1 NME points "
+                    "and is faster"}
 
 
 def detector_accuracy(cli, root: str, weights: Path, name: str) -> dict:
@@ -213,7 +214,8 @@ def main(argv=None) -> int:
         "validation_data": cfg["data"].get("val"),
         "weights": "final (end of the step budget); parameters stored as float16",
         "steps": meta.get("step"), "commit": commit(), "trained_commit": meta.get("commit"),
-        "train_command": args.command, "package_command": shlex.join(["python", "tools/package_model.py", *sys.argv[1:]]),
+        "train_command": args.command,
+        "package_command": shlex.join(["python", "tools/package_model.py", *sys.argv[1:]]),
     }
     if cfg["model"].get("init"):
         card["initialised_from"] = init_record(cfg["model"]["init"], meta.get("init"))

@@ -42,7 +42,8 @@ def main() -> None:
                 cv2.circle(img, (int(p[0]), int(p[1])), 5, (0, 220, 0) if moved else (255, 0, 255), -1)
             tiles[i] = cv2.resize(img, (256, 256), interpolation=cv2.INTER_AREA)
     s = np.array(shifts)
-    print("median shift per jaw point, % of the outer-eye-corner distance:", [round(float(v), 1) for v in np.median(s, 0)])
+    print("median shift per jaw point, % of the outer-eye-corner distance:",
+          [round(float(v), 1) for v in np.median(s, 0)])
     print(f"points moved onto the outline: {(s > 0.01).mean() * 100:.0f} %")
     row = [tiles[i] for i in a.show if i in tiles]
     half = (len(row) + 1) // 2

@@ -23,7 +23,8 @@ def add_arguments(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("--dataset", required=True, choices=DATASETS)
     ev.add_argument("--root", required=True, help="dataset folder or file")
     ev.add_argument("--weights", help=WEIGHTS_HELP)
-    ev.add_argument("--boxes", choices=["gt", "detector"], default="gt", help="face boxes from ground truth or detector")
+    ev.add_argument("--boxes", choices=["gt", "detector"], default="gt",
+                    help="face boxes from ground truth or detector")
     ev.add_argument("--detector", default="mtcnn", type=detector_name(), metavar="{mtcnn,opencv,dlib}",
                     help="with --boxes detector (mtcnn:MIN_FACE: MTCNN looking for faces of at least MIN_FACE px)")
     ev.add_argument("--no-upright", action="store_true", help="with --boxes detector: axis-aligned crops (no roll "

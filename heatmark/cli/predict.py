@@ -116,5 +116,6 @@ def run(args: argparse.Namespace) -> int:
     report_skipped(bad)
     dt = time.perf_counter() - t0
     print(f"{n_img} images, {n_faces} faces -> {out} ({dt:.1f} s"
-          + (f", {n_resumed} already done" if n_resumed else "") + (f", {n_skipped} skipped" if n_skipped else "") + ")")
+          + (f", {n_resumed} already done" if n_resumed else "")
+          + (f", {n_skipped} skipped" if n_skipped else "") + ")")
     return 0

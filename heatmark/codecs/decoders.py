@@ -19,6 +19,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+
 def _peaks(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(B,K,H,W) → max values (B,K), integer x and y (B,K) of the argmax."""
     b, k, h, w = heatmaps.shape
@@ -125,7 +126,8 @@ def decode_soft_argmax(heatmaps: torch.Tensor, beta: float = 20.0) -> tuple[torc
     return torch.stack([x, y], -1), heatmaps.reshape(b, k, -1).amax(-1)
 
 
-def decode_local_soft_argmax(heatmaps: torch.Tensor, radius: int = 2, beta: float = 20.0) -> tuple[torch.Tensor, torch.Tensor]:
+def decode_local_soft_argmax(heatmaps: torch.Tensor, radius: int = 2,
+                             beta: float = 20.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Soft-argmax inside a (2r+1)² window around the peak (local integral regression).
 
     Differentiable with respect to the window's values; the window position itself comes from the argmax.

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from heatmark.data.augment import (AugmentConfig, Photometric, make_augment_config,
-                                   replace_background, sample_geometry)
+from heatmark.data.augment import AugmentConfig, Photometric, make_augment_config, replace_background, sample_geometry
 from heatmark.data.cache import CropCache
 from heatmark.data.crops import around_centre, box_from_landmarks, crop_matrix, transform_points, warp
 from heatmark.data.schemes import Scheme, can_convert, convert_points, get_scheme
@@ -52,9 +51,9 @@ class LandmarkDataset(torch.utils.data.Dataset):
             self.style_pool = style_statistics(self.aug.style_images)
         self._flip_index = self.src_scheme.flip_index
         # base matrices cache-crop → input crop (no augmentation), one per sample
-        self.base_matrix = np.stack([crop_matrix(box_from_landmarks(lm, self.box_scale, vis, self.src_scheme.box_expand),
-                                                   self.input_size)
-                               for lm, vis in zip(cache.landmarks, cache.visible)])
+        expand = self.src_scheme.box_expand
+        self.base_matrix = np.stack([crop_matrix(box_from_landmarks(lm, self.box_scale, vis, expand), self.input_size)
+                                     for lm, vis in zip(cache.landmarks, cache.visible)])
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)

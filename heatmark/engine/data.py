@@ -24,7 +24,8 @@ def source_tag(entry: dict) -> str:
     return f"{entry['dataset']}-{Path(str(entry['root'])).resolve().name}{limit}{relabel}"
 
 
-def build_source(entry: dict, data_cfg: dict, scheme, augment, seed: int, train: bool) -> tuple[LandmarkDataset, Records]:
+def build_source(entry: dict, data_cfg: dict, scheme, augment, seed: int,
+                 train: bool) -> tuple[LandmarkDataset, Records]:
     """A cached, augmented training source; or (``train=False``) a validation set, cropped as the evaluation
     pipeline crops it (:func:`heatmark.engine.evaluate.load_eval_set`)."""
     if not train:

@@ -24,7 +24,8 @@ def pick_device(device: str | None = "auto", local_rank: int = 0, world: int = 1
     except RuntimeError:
         raise ConfigError(f"--device {device!r}: not a device; use auto, cpu, cuda or cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--device {device}: torch sees no CUDA GPU here (torch {torch.__version__}); use --device cpu")
+        raise ConfigError(f"--device {device}: torch sees no CUDA GPU here (torch {torch.__version__}); "
+                          "use --device cpu")
     if dev.type == "cuda" and dev.index is None:  # "cuda": this process's GPU
         return pick_device("auto", local_rank, world)
     return dev

@@ -41,7 +41,7 @@ import yaml
 from filelock import Timeout
 
 from heatmark.atomic import atomic_write
-from heatmark.config import merge_config, apply_overrides, load_config
+from heatmark.config import apply_overrides, load_config, merge_config
 from heatmark.errors import ConfigError
 
 GRID_KEYS = {"name", "out", "budget", "eval", "set", "studies", "report", "notes", "archived"}

@@ -79,10 +79,10 @@ def _header(grid: dict, all_res: list[dict], command: str | None) -> list[str]:
     speed_cpus = sorted({r["speed_cpu"] for r in all_res if r.get("speed_cpu")})
     unique = list({run_key(r["config"]): r for r in all_res}.values())  # a run shared by several studies counts once
     remeasured = sum("speed_measured" in r for r in unique)
+    again = "re-measured one run after another by `--remeasure-speed`"
     speed_note = ("measured right after each run's training" if not remeasured else
-                  "re-measured one run after another by `--remeasure-speed` (all runs)" if remeasured == len(unique) else
-                  f"re-measured one run after another by `--remeasure-speed` ({remeasured} of {len(unique)} runs; "
-                  "the others right after their training)")
+                  f"{again} (all runs)" if remeasured == len(unique) else
+                  f"{again} ({remeasured} of {len(unique)} runs; the others right after their training)")
     if speed_cpus:
         speed_note += f" on {', '.join(speed_cpus)}"
     stand_in = sum(str(r.get("speed_weights", "final")).startswith("architecture") for r in unique)
@@ -99,7 +99,8 @@ def _header(grid: dict, all_res: list[dict], command: str | None) -> list[str]:
              "normalised by the outer-eye-corner distance, in %. FR and AUC at 0.10.",
              f"- Machines: {', '.join(machines) or '–'}; ms/face is the landmark stage (torch, batch 1, CPU), "
              f"{speed_note}.",
-             "- Every run is scored with its final weights (end of the budget), not a checkpoint chosen on the eval set.",
+             "- Every run is scored with its final weights (end of the budget), "
+             "not a checkpoint chosen on the eval set.",
              f"- Training runs finished: {len(unique)} (a run that serves several studies, such as the heatmap "
              f"baseline, is trained once); their recorded training times add up to "
              f"{sum(r.get('train_seconds', 0) for r in unique) / 3600:.1f} h.", ""]

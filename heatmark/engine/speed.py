@@ -104,7 +104,8 @@ def against_dlib(weights: Path, images: list[Path], repeats: int = 20, backends:
             for detector in detectors:
                 det = Landmarker(src, backend=backend, detector=detector)
                 label = "its default detector (MTCNN)" if detector == "mtcnn" else "OpenCV Haar (faster, fewer faces)"
-                e2e.append({"method": f"{name} + {label}", "ms_per_photo": median_ms_per_item(det.predict, photos, repeats),
+                e2e.append({"method": f"{name} + {label}",
+                            "ms_per_photo": median_ms_per_item(det.predict, photos, repeats),
                             "faces_found": sum(len(det.detect(p)[0]) for p in photos)})
         boxed = [(photos[i], box) for i, _, box in faces]
         front = frontier(boxed, repeats, known) if shipped is not None else []

@@ -7,7 +7,6 @@ import inspect
 from torch import nn
 
 from heatmark import _compat  # noqa: F401  (registers torchvision::nms before timm / smp import torchvision)
-
 from heatmark.errors import ConfigError
 from heatmark.models.backbones import BACKBONES, create_backbone
 from heatmark.models.common import count_parameters
@@ -20,8 +19,9 @@ HEADS = {"regression": RegressionModel, "heatmap": HeatmapModel, "pip": PipModel
 
 def create_model(head: str = "heatmap", backbone: str = "resnet18", num_points: int = 68, **kw) -> nn.Module:
     """Build a model. ``head``: ``regression`` (kw: hidden, dropout, backbone_kw), ``heatmap``
-    (kw: arch, stride, decoder_channels, fpn_channels) or ``pip`` (kw: stride, head_channels). The arguments are kept on ``model.config`` so
-    the same model can be rebuilt from a checkpoint's sidecar: ``create_model(**model.config)``."""
+    (kw: arch, stride, decoder_channels, fpn_channels) or ``pip`` (kw: stride, head_channels). The arguments are
+    kept on ``model.config`` so the same model can be rebuilt from a checkpoint's sidecar:
+    ``create_model(**model.config)``."""
     cls = HEADS.get(head)
     if cls is None:
         raise ConfigError(f"unknown head {head!r}; valid: {sorted(HEADS)}")

@@ -92,5 +92,6 @@ def load_dataset(name: str, root: str | Path, scheme: str | Scheme | None = None
 
 
 __all__ = ["DATASETS", "INDEX_OFFSET", "PTS_OFFSET", "load_dataset", "read_coco_json", "read_cofw", "read_dlib_xml",
-           "read_cuhk", "read_facesynthetics", "read_ldmks_txt", "read_mtfl", "read_pts", "read_pts_folder", "read_wflw",
+           "read_cuhk", "read_facesynthetics", "read_ldmks_txt", "read_mtfl", "read_pts", "read_pts_folder",
+           "read_wflw",
            "scheme_for_count"]

@@ -137,9 +137,9 @@ def read_dlib_xml(path: str | Path, skip_bad: bool = False, offset: float = INDE
             raise DataError(f, f"image named in {path.name} not found")
         parts = sorted(box.iter("part"), key=lambda p: int(p.get("name", "0")))
         pts = np.array([[float(p.get("x")), float(p.get("y"))] for p in parts]) + offset
-        t, l, w, h = (float(box.get(k, 0)) for k in ("top", "left", "width", "height"))
+        top, left, w, h = (float(box.get(k, 0)) for k in ("top", "left", "width", "height"))
         return LandmarkRecord(image_path=f, landmarks=pts, scheme=scheme_for_count(len(pts)),
-                              box=np.array([l, t, l + w, t + h], dtype=np.float32), annotation_path=path)
+                              box=np.array([left, top, left + w, top + h], dtype=np.float32), annotation_path=path)
 
     return _nonempty(_collect(items, build, skip_bad), path, "boxes with landmark parts")
 
