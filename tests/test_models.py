@@ -99,3 +99,30 @@ def test_trim_encoder_narrows_the_first_decoder_block():
     assert create_model(**trim.config).decoder.blocks[0].conv1[0].in_channels == 416  # rebuilt from its config
     with pytest.raises(ConfigError, match="trim_encoder works with backbone mobilenet_v2.*not 'resnet18'"):
         create_model("heatmap", "resnet18", 68, trim_encoder=True)
+
+
+def test_separable_decoder_and_1x1_head():
+    """``separable_decoder``: each 3×3 convolution of the kept Unet blocks becomes depthwise 3×3 + pointwise 1×1 (the
+    BatchNorm after it keeps its name, so it loads from an unfactorised network); ``head_kernel: 1`` a 1×1 output.
+    Same heatmap shape, fewer parameters; wrong uses are refused naming the option."""
+    kw = {"stride": 4, "decoder_channels": [128, 64, 32, 16, 8], "trim_encoder": True}
+    plain = create_model("heatmap", "mobilenet_v2", 68, **kw).eval()
+    sep = create_model("heatmap", "mobilenet_v2", 68, separable_decoder=True, head_kernel=1, **kw).eval()
+    for block in sep.decoder.blocks:
+        for conv in (block.conv1[0], block.conv2[0]):
+            dw, pw = conv
+            assert dw.groups == dw.in_channels == dw.out_channels and dw.kernel_size == (3, 3)
+            assert pw.kernel_size == (1, 1)
+    assert sep.decoder.blocks[0].conv1[0][0].in_channels == 416
+    assert sep.head.kernel_size == (1, 1) and plain.head.kernel_size == (3, 3)
+    with torch.no_grad():
+        assert sep(torch.zeros(2, 3, 160, 160)).shape == plain(torch.zeros(2, 3, 160, 160)).shape == (2, 68, 40, 40)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(sep) < 0.8 * count(plain)
+    own = sep.state_dict()
+    assert "decoder.blocks.2.conv2.1.running_mean" in own and "encoder.features.0.0.weight" in own
+    assert create_model(**sep.config).head.kernel_size == (1, 1)  # rebuilt from its config
+    with pytest.raises(ConfigError, match="separable_decoder works with arch unet"):
+        create_model("heatmap", "resnet18", 68, arch="fpn", separable_decoder=True)
+    with pytest.raises(ConfigError, match="head_kernel must be 1 or 3"):
+        create_model("heatmap", "mobilenet_v2", 68, head_kernel=5)

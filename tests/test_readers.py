@@ -11,6 +11,7 @@ from heatmark.data.readers import (
     read_pts,
     read_pts_folder,
     read_wflw,
+    write_pts,
 )
 
 
@@ -24,6 +25,17 @@ def test_pts_without_header(tmp_path):
     f = tmp_path / "a.pts"
     f.write_text("1 1\n2 3\n")
     np.testing.assert_allclose(read_pts(f), [[0.5, 0.5], [1.5, 2.5]])
+
+
+def test_write_pts_reads_back_in_the_same_convention(tmp_path):
+    """write_pts writes 1-based pixel centres (a 300W file) that read_pts turns back into the same points."""
+    pts = np.array([[0.5, 0.5], [10.0, 19.5], [3.25, 7.125]], np.float32)
+    f = tmp_path / "a.pts"
+    write_pts(f, pts)
+    assert f.read_text().splitlines()[:4] == ["version: 1", "n_points: 3", "{", "1.0000 1.0000"]
+    np.testing.assert_allclose(read_pts(f, num_points=3), pts, atol=1e-4)
+    with pytest.raises(ValueError, match="expected finite"):
+        write_pts(tmp_path / "b.pts", np.array([[1.0, np.nan]]))
 
 
 def test_300w_folder(fixtures):

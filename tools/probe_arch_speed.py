@@ -21,6 +21,15 @@ CANDIDATES = {
     "unet-mobilenet_v2 slim s128 (default stage 1)": ("mobilenet_v2", 128, {"decoder_channels": [128, 64, 32, 16, 8]}),
     "unet-mobilenet_v2 slim trimmed s160 (default)": ("mobilenet_v2", 160, {"decoder_channels": [128, 64, 32, 16, 8],
                                                                           "trim_encoder": True}),
+    "unet-mobilenet_v2 slim trimmed s160 1x1 head": ("mobilenet_v2", 160, {"decoder_channels": [128, 64, 32, 16, 8],
+                                                                         "trim_encoder": True, "head_kernel": 1}),
+    "unet-mobilenet_v2 slim trimmed s160 separable": ("mobilenet_v2", 160, {"decoder_channels": [128, 64, 32, 16, 8],
+                                                                            "trim_encoder": True,
+                                                                            "separable_decoder": True}),
+    "unet-mobilenet_v2 slim trimmed s160 separable 1x1 head": ("mobilenet_v2", 160, {
+        "decoder_channels": [128, 64, 32, 16, 8], "trim_encoder": True, "separable_decoder": True, "head_kernel": 1}),
+    "unet-mobilenet_v2 slim trimmed s128 (trim128)": ("mobilenet_v2", 128, {"decoder_channels": [128, 64, 32, 16, 8],
+                                                                           "trim_encoder": True}),
     "unet-mobilenet_v2 slimmer s128": ("mobilenet_v2", 128, {"decoder_channels": [64, 32, 24, 16, 8]}),
     # timm's MobileNetV2 ends at the 320-channel block (no 1x1 conv to 1280 feeding the first decoder block)
     "unet-tu-mobilenetv2_100 slim s128": ("tu-mobilenetv2_100", 128, {"decoder_channels": [128, 64, 32, 16, 8]}),
@@ -53,14 +62,18 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=200)
     ap.add_argument("--only", nargs="*", default=None, help="substrings of candidate names")
+    ap.add_argument("--int8", action="store_true", help="time the int8 QDQ file (as shipped; calibrated on random "
+                    "crops, which moves the scales but not the work) instead of the float32 one")
     args = ap.parse_args()
     import os
 
     from heatmark.export import export_onnx
     from heatmark.models import create_model
     from heatmark.onnx_runtime import open_session
+    from heatmark.quantize import quantize_int8
 
-    print(f"# load average {os.getloadavg()[0]:.2f}, onnxruntime threads {args.threads}")
+    print(f"# load average {os.getloadavg()[0]:.2f}, onnxruntime threads {args.threads}, "
+          f"{'int8' if args.int8 else 'float32'}")
     with tempfile.TemporaryDirectory() as tmp:
         for name, (backbone, size, opts) in CANDIDATES.items():
             if args.only and not any(o in name for o in args.only):
@@ -74,6 +87,9 @@ def main() -> None:
                 continue
             params = sum(p.numel() for p in model.parameters()) / 1e6
             path = export_onnx(model, size, Path(tmp) / "m.onnx")
+            if args.int8:
+                crops = np.random.default_rng(0).integers(0, 256, (16, size, size, 3), dtype=np.uint8)
+                path = quantize_int8(path, Path(tmp) / "m.int8.onnx", crops)
             sess = open_session(path, args.threads)
             x = np.random.rand(1, 3, size, size).astype(np.float32)
             for _ in range(20):

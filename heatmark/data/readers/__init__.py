@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from heatmark.data.readers.common import DATASETS, INDEX_OFFSET, PTS_OFFSET, scheme_for_count
-from heatmark.data.readers.faces import read_facesynthetics, read_ldmks_txt, read_pts, read_pts_folder
+from heatmark.data.readers.faces import read_facesynthetics, read_ldmks_txt, read_pts, read_pts_folder, write_pts
 from heatmark.data.readers.files import read_coco_json, read_cofw, read_cuhk, read_dlib_xml, read_mtfl, read_wflw
 from heatmark.data.records import Records, convert_record
 from heatmark.data.schemes import Scheme, can_convert, get_scheme
@@ -93,5 +93,4 @@ def load_dataset(name: str, root: str | Path, scheme: str | Scheme | None = None
 
 __all__ = ["DATASETS", "INDEX_OFFSET", "PTS_OFFSET", "load_dataset", "read_coco_json", "read_cofw", "read_dlib_xml",
            "read_cuhk", "read_facesynthetics", "read_ldmks_txt", "read_mtfl", "read_pts", "read_pts_folder",
-           "read_wflw",
-           "scheme_for_count"]
+           "read_wflw", "scheme_for_count", "write_pts"]

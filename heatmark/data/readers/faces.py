@@ -71,6 +71,16 @@ def read_pts(path: str | Path, num_points: int | None = None, offset: float = PT
     return np.asarray(rows, dtype=np.float32) + np.float32(offset)
 
 
+def write_pts(path: str | Path, points: np.ndarray, offset: float = PTS_OFFSET) -> None:
+    """Write (K, 2) points in heatmark's convention as a 300W/iBUG ``.pts`` file (1-based pixel centres for the
+    default ``offset``), so that :func:`read_pts` with the same ``offset`` reads them back."""
+    pts = np.asarray(points, dtype=np.float64) - offset
+    if pts.ndim != 2 or pts.shape[1] != 2 or not np.isfinite(pts).all():
+        raise ValueError(f"write_pts: expected finite (K, 2) points for {path}, got shape {pts.shape}")
+    body = "\n".join(f"{x:.4f} {y:.4f}" for x, y in pts)
+    Path(path).write_text(f"version: 1\nn_points: {len(pts)}\n{{\n{body}\n}}\n", encoding="utf-8")
+
+
 def read_pts_folder(
     root: str | Path,
     scheme: str | Scheme | None = None,
