@@ -223,3 +223,17 @@ def test_profile_network_tool_names_each_node_and_its_share_of_the_multiply_adds
     rows = r.stdout.splitlines()[3:]
     assert len(rows) == 4 and all(0 < float(line.split()[1]) <= 100 for line in rows)
     assert any(len(line.split()) == 3 for line in rows)  # at least one convolution matched to its module
+
+
+def test_probe_arch_speed_times_the_int8_file():
+    """tools/probe_arch_speed.py --int8: a candidate is exported, quantised and timed; one line with its parameters
+    and a positive time per face."""
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "tools" / "probe_arch_speed.py"
+    r = subprocess.run([sys.executable, str(path), "--int8", "--repeats", "2", "--only", "s128 separable 1x1"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "int8" in r.stdout.splitlines()[0]
+    rows = [line for line in r.stdout.splitlines()[1:] if "separable" in line]
+    assert len(rows) == 1 and "1.91 M params" in rows[0] and float(rows[0].split()[-2]) > 0

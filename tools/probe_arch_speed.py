@@ -28,6 +28,8 @@ CANDIDATES = {
                                                                             "separable_decoder": True}),
     "unet-mobilenet_v2 slim trimmed s160 separable 1x1 head": ("mobilenet_v2", 160, {
         "decoder_channels": [128, 64, 32, 16, 8], "trim_encoder": True, "separable_decoder": True, "head_kernel": 1}),
+    "unet-mobilenet_v2 slim trimmed s128 separable 1x1 head": ("mobilenet_v2", 128, {
+        "decoder_channels": [128, 64, 32, 16, 8], "trim_encoder": True, "separable_decoder": True, "head_kernel": 1}),
     "unet-mobilenet_v2 slim trimmed s128 (trim128)": ("mobilenet_v2", 128, {"decoder_channels": [128, 64, 32, 16, 8],
                                                                            "trim_encoder": True}),
     "unet-mobilenet_v2 slimmer s128": ("mobilenet_v2", 128, {"decoder_channels": [64, 32, 24, 16, 8]}),
