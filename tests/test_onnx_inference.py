@@ -237,3 +237,21 @@ def test_probe_arch_speed_times_the_int8_file():
     assert "int8" in r.stdout.splitlines()[0]
     rows = [line for line in r.stdout.splitlines()[1:] if "separable" in line]
     assert len(rows) == 1 and "1.91 M params" in rows[0] and float(rows[0].split()[-2]) > 0
+
+
+def test_time_landmarkers_interleaves_models(fixtures):
+    """tools/time_landmarkers.py: one row per round and a median row, one positive time per model; nonsense
+    counts are refused."""
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "tools" / "time_landmarkers.py"
+    r = subprocess.run([sys.executable, str(path), "fast", "default", "--root", str(fixtures / "300w"), "--limit", "3",
+                        "--rounds", "2"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rows = [line for line in r.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[0] == "| round | fast | default |"
+    assert [x.split("|")[1].strip() for x in rows[1:]] == ["1", "2", "median"]
+    assert all(float(v) > 0 for row in rows[1:] for v in row.strip("| ").split(" | ")[1:])
+    bad = subprocess.run([sys.executable, str(path), "fast", "--root", str(fixtures / "300w"), "--rounds", "0"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "at least 1" in bad.stderr
