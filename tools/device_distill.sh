@@ -10,10 +10,17 @@
 #   3. final weights as float16 files (the teacher in two 15 MB pieces) and a tarball of logs and metrics in $OUT.
 # Training reads a shrunk copy of 300W-Helen-train (the 64 MiB a call may carry), made here by
 #   python tools/make_carry_crops.py ../shared/data/300w_helen_train .carry/helen --box 128 --context 1.95 --quality 87
-# and the wheels the device image lacks in .whl (see tools/device_check.sh). The students are scored on the CPU
-# machine on the full-resolution AFW (docs/results/distill). Runs without validation: AFW does not travel.
-# DEVICE=cpu PROBE_STEPS=4 TEACHER_STEPS=6 STUDENT_STEPS=4 LONG_STEPS=6 runs the whole script on the CPU in a
-# minute, to check it before a lease.
+# and the wheels the device image lacks in .whl (see tools/device_check.sh; for the versions of this venv:
+#   for p in segmentation_models_pytorch==0.6.0 albumentations==2.0.8 albucore==0.0.24 pydantic==2.14.4 \
+#       pydantic_core==2.50.5 annotated_types==0.8.0 typing_inspection==0.4.5 simsimd==6.5.16 stringzilla==5.3.2; do
+#     pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl $p; done
+# 7.8 MB; with the 42 MB of tracked files and the 12 MB of crops a call carries ~62 MB of its 64 MiB).
+# The call: device `run` with command `OUT=$OUT bash tools/device_distill.sh`, carry [".whl", ".carry/helen"],
+# timeout 590 s. Runs train without validation (AFW does not travel); the returned students and teacher are scored
+# here on the full-resolution AFW with tools/package_model.py, as docs/results/default_trim's runs were.
+# DEVICE=cpu PROBE_STEPS=4 TEACHER_STEPS=6 STUDENT_STEPS=4 LONG_STEPS=6 TEACHER_WORKERS=2 runs the whole script on
+# the CPU in about 2.5 minutes, to check it before a lease.
 set -uo pipefail
 OUT=${OUT:-runs/device_out}
 RUNS=${RUNS_DIR:-/tmp/device_runs}
