@@ -67,9 +67,18 @@ def test_frontier_times_every_shipped_model_beside_its_card():
         assert r["nme"] == cards[r["model"]]["accuracy"]["nme"] and r["ms_per_face"] > 0 and r["file_mb"] > 0
         assert r["onnx"].startswith(r["model"] + ".") and r["onnx"].endswith(".onnx")
     assert {r["model"]: r["real_labels"] for r in rows}.get("synthetic", False) is False
-    # a time already measured for a shipped file (bench speed's "as shipped" row) is reused, not taken again
-    again = frontier([(rgb, [10.0, 10.0, 120.0, 120.0])], repeats=1, known={rows[0]["onnx"]: 123.0})
-    assert again[0]["ms_per_face"] == 123.0 and again[0]["model"] == rows[0]["model"]
+
+
+def test_interleaved_timing_alternates_the_functions_round_by_round():
+    """interleaved_ms_per_item: after each function's untimed warm-up, every round gives each function its share of
+    the passes in turn (a drift of the machine's speed falls on all alike); one median per function."""
+    from heatmark.engine.speed import interleaved_ms_per_item
+
+    calls = []
+    fns = {"a": lambda it: calls.append("a"), "b": lambda it: calls.append("b")}
+    ms = interleaved_ms_per_item(fns, [0], repeats=4, rounds=2, warmup=1)
+    assert calls == ["a", "b"] + ["a", "a", "b", "b"] * 2
+    assert set(ms) == {"a", "b"} and all(v >= 0 for v in ms.values())
 
 
 def test_speed_page_records_its_command_and_frontier(tmp_path):

@@ -223,7 +223,9 @@ def write_speed_markdown(args: argparse.Namespace, w, machine: str, res: dict) -
         png = Path(args.write).with_name(Path(args.write).stem + "_frontier.png")
         frontier_plot(res["frontier"], res["landmarks"][0]["ms_per_face"], png)
         lines += ["", f"## {frontier_title(res['frontier'])}", "",
-                  "Each shipped model as `Landmarker(name)` runs it (batch 1, same faces and boxes as above); accuracy "
+                  "Each shipped model as `Landmarker(name)` runs it (batch 1, same faces and boxes as above; the "
+                  "shipped models timed in three interleaved rounds, so `default`'s time here is a second measurement "
+                  "beside the table's); accuracy "
                   "from its card (AFW, ground-truth boxes: `heatmark eval --dataset 300w --root "
                   "../shared/data/300w_afw --weights NAME`). Rows marked *candidate* are training runs that were not "
                   "shipped (`--candidates`): their final weights as an fp32 ONNX export, evaluated here on the run's "

@@ -43,18 +43,38 @@ def _dlib():
     return dlib
 
 
-def median_ms_per_item(fn, items: list, repeats: int, warmup: int = 3) -> float:
-    """Median over ``repeats`` passes of the mean ms per item of ``fn(item)`` (warm-up passes not timed)."""
+def _pass_ms(fn, items: list) -> float:
+    t = time.perf_counter()
+    for it in items:
+        fn(it)
+    return (time.perf_counter() - t) * 1000 / len(items)
+
+
+def _warm_up(fn, items: list, warmup: int) -> None:
     for _ in range(warmup):
         for it in items[: max(1, min(len(items), 3))]:
             fn(it)
-    passes = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for it in items:
-            fn(it)
-        passes.append((time.perf_counter() - t) * 1000 / len(items))
-    return statistics.median(passes)
+
+
+def median_ms_per_item(fn, items: list, repeats: int, warmup: int = 3) -> float:
+    """Median over ``repeats`` passes of the mean ms per item of ``fn(item)`` (warm-up passes not timed)."""
+    _warm_up(fn, items, warmup)
+    return statistics.median(_pass_ms(fn, items) for _ in range(repeats))
+
+
+def interleaved_ms_per_item(fns: dict, items: list, repeats: int, rounds: int = 3, warmup: int = 3) -> dict:
+    """:func:`median_ms_per_item` for several functions compared with each other: ``rounds`` rounds, each giving every
+    function its share of the ``repeats`` passes in turn, so a drift of the machine's speed during the measurement
+    falls on all of them alike (one block per function put a ~30 % error on one model of a frontier once;
+    docs/results/default_sep). Returns each name's median ms per item over its passes."""
+    for fn in fns.values():
+        _warm_up(fn, items, warmup)
+    per_round = max(1, -(-int(repeats) // max(1, int(rounds))))
+    passes = {name: [] for name in fns}
+    for _ in range(max(1, int(rounds))):
+        for name, fn in fns.items():
+            passes[name] += [_pass_ms(fn, items) for _ in range(per_round)]
+    return {name: statistics.median(v) for name, v in passes.items()}
 
 
 def against_dlib(weights: Path, images: list[Path], repeats: int = 20, backends: tuple[str, ...] = ("torch", "onnx"),
@@ -89,14 +109,11 @@ def against_dlib(weights: Path, images: list[Path], repeats: int = 20, backends:
     shipped = shipped_onnx(Path(weights)) if not str(weights).endswith(".onnx") else None
     if shipped is not None:
         runs.append((f"heatmark Landmarker() as shipped ({shipped.name})", shipped, "onnx", ("mtcnn",)))
-    known = {}  # ms per face at batch 1 of the shipped ONNX file, by name: the frontier reuses it
     with tempfile.TemporaryDirectory(prefix="heatmark-bench-") as tmp:
         for name, w, backend, detectors in runs:
             lm = _landmarker(w, backend, Path(tmp))
             rows.append({"method": name, "batch": 1, "ms_per_face": median_ms_per_item(
                 lambda f: lm.predict(photos[f[0]], boxes=[f[2]]), faces, repeats)})
-            if w is shipped:
-                known[shipped.name] = rows[-1]["ms_per_face"]
             many = [(photos[faces[0][0]], [lm_box(lm, faces[(j % len(faces))]) for j in range(32)])]
             rows.append({"method": name, "batch": 32, "ms_per_face": median_ms_per_item(
                 lambda it: lm.predict_boxes(it[0], it[1]), many, max(3, repeats // 4)) / 32})
@@ -108,7 +125,7 @@ def against_dlib(weights: Path, images: list[Path], repeats: int = 20, backends:
                             "ms_per_photo": median_ms_per_item(det.predict, photos, repeats),
                             "faces_found": sum(len(det.detect(p)[0]) for p in photos)})
         boxed = [(photos[i], box) for i, _, box in faces]
-        front = frontier(boxed, repeats, known) if shipped is not None else []
+        front = frontier(boxed, repeats) if shipped is not None else []
         front += candidate_rows(candidates, boxed, repeats, Path(tmp))
     ref_face, ref_photo = rows[0]["ms_per_face"], e2e[0]["ms_per_photo"]
     for r in rows + front:
@@ -118,35 +135,35 @@ def against_dlib(weights: Path, images: list[Path], repeats: int = 20, backends:
     return {"landmarks": rows, "end_to_end": e2e, "frontier": front, "photos": len(photos), "faces": len(faces)}
 
 
-def frontier(faces: list, repeats: int, known: dict[str, float] | None = None) -> list[dict]:
+def frontier(faces: list, repeats: int) -> list[dict]:
     """The speed–accuracy frontier of the shipped models: each one as ``Landmarker(name)`` runs it (its shipped
-    ONNX file, batch 1) timed on the same ``(photo, box)`` faces, beside the AFW numbers of its card. ``known``:
-    ms per face already measured this way, by ONNX file name (not timed again)."""
+    ONNX file, batch 1) timed on the same ``(photo, box)`` faces, in interleaved rounds
+    (:func:`interleaved_ms_per_item`), beside the AFW numbers of its card."""
     from heatmark.api import Landmarker
     from heatmark.shipped import WEIGHTS_DIR, shipped_cards, shipped_onnx
 
-    out = []
+    out, timed = [], {}
     for name, card in shipped_cards().items():
         onnx = shipped_onnx(WEIGHTS_DIR / f"{name}.safetensors")
         if onnx is None:
             continue
         acc = card.get("accuracy", {})
-        if onnx.name in (known or {}):
-            ms = known[onnx.name]
-        else:
-            lm = Landmarker(name, detector=None)
-            ms = median_ms_per_item(lambda f, lm=lm: lm.predict(f[0], boxes=[f[1]]), faces, repeats)
+        lm = Landmarker(name, detector=None)
+        timed[name] = lambda f, lm=lm: lm.predict(f[0], boxes=[f[1]])
         out.append({"model": name, "onnx": onnx.name, "nme": acc.get("nme", float("nan")),
                     "nme_no_jaw": acc.get("nme_no_jaw", float("nan")),
                     "params_m": card.get("speed", {}).get("params_m", float("nan")),
-                    "file_mb": onnx.stat().st_size / 2**20, "real_labels": not card.get("label", "").startswith("no "),
-                    "ms_per_face": ms})
+                    "file_mb": onnx.stat().st_size / 2**20, "real_labels": not card.get("label", "").startswith("no ")})
+    ms = interleaved_ms_per_item(timed, faces, repeats) if timed else {}
+    for row in out:
+        row["ms_per_face"] = ms[row["model"]]
     return out
 
 
 def candidate_rows(runs, faces: list, repeats: int, tmp: Path) -> list[dict]:
     """Frontier rows for training runs that are not shipped: each run's ``final.safetensors`` exported to fp32
-    ONNX and timed as ``Landmarker(file)`` runs it on the same ``(photo, box)`` faces; that file's accuracy measured
+    ONNX and timed as ``Landmarker(file)`` runs it on the same ``(photo, box)`` faces (interleaved rounds among the
+    candidates); that file's accuracy measured
     here on the run's own validation set (``data.val`` of its config: AFW for the shipped recipes; GT boxes, no
     flip)."""
     import json
@@ -157,7 +174,7 @@ def candidate_rows(runs, faces: list, repeats: int, tmp: Path) -> list[dict]:
     from heatmark.engine.pseudo import trains_on_real_labels
     from heatmark.export import export_onnx
 
-    out = []
+    out, timed = [], {}
     for run in map(Path, runs):
         w, cfg_file = run / "final.safetensors", run / "config.json"
         if not w.is_file() or not cfg_file.is_file():
@@ -169,12 +186,16 @@ def candidate_rows(runs, faces: list, repeats: int, tmp: Path) -> list[dict]:
         val = cfg["data"].get("val") or {}  # scored as it is timed: the fp32 ONNX file
         acc = evaluate_weights(onnx, val["dataset"], val["root"]).metrics if val else {}
         lm = Landmarker(onnx, detector=None)
-        ms = median_ms_per_item(lambda f, lm=lm: lm.predict(f[0], boxes=[f[1]]), faces, repeats)
+        name = f"{run.name} (candidate)"
+        timed[name] = lambda f, lm=lm: lm.predict(f[0], boxes=[f[1]])
         real = trains_on_real_labels(cfg["data"]["train"])
-        out.append({"model": f"{run.name} (candidate)", "onnx": "fp32 export of final.safetensors",
+        out.append({"model": name, "onnx": "fp32 export of final.safetensors",
                     "nme": acc.get("nme", float("nan")), "nme_no_jaw": acc.get("nme_no_jaw", float("nan")),
                     "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
-                    "file_mb": onnx.stat().st_size / 2**20, "real_labels": real, "ms_per_face": ms})
+                    "file_mb": onnx.stat().st_size / 2**20, "real_labels": real})
+    ms = interleaved_ms_per_item(timed, faces, repeats) if timed else {}
+    for row in out:
+        row["ms_per_face"] = ms[row["model"]]
     return out
 
 
