@@ -16,22 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
+# `default`'s network (slim decoder, trimmed encoder) and its variant with a separable decoder and a 1x1 head
+TRIMMED = {"decoder_channels": [128, 64, 32, 16, 8], "trim_encoder": True}
+SEPARABLE = {**TRIMMED, "separable_decoder": True, "head_kernel": 1}
 CANDIDATES = {
     "unet-resnet18 s128": ("resnet18", 128, {}),
     "unet-mobilenet_v2 slim s128 (default stage 1)": ("mobilenet_v2", 128, {"decoder_channels": [128, 64, 32, 16, 8]}),
-    "unet-mobilenet_v2 slim trimmed s160 (default)": ("mobilenet_v2", 160, {"decoder_channels": [128, 64, 32, 16, 8],
-                                                                          "trim_encoder": True}),
-    "unet-mobilenet_v2 slim trimmed s160 1x1 head": ("mobilenet_v2", 160, {"decoder_channels": [128, 64, 32, 16, 8],
-                                                                         "trim_encoder": True, "head_kernel": 1}),
-    "unet-mobilenet_v2 slim trimmed s160 separable": ("mobilenet_v2", 160, {"decoder_channels": [128, 64, 32, 16, 8],
-                                                                            "trim_encoder": True,
-                                                                            "separable_decoder": True}),
-    "unet-mobilenet_v2 slim trimmed s160 separable 1x1 head": ("mobilenet_v2", 160, {
-        "decoder_channels": [128, 64, 32, 16, 8], "trim_encoder": True, "separable_decoder": True, "head_kernel": 1}),
-    "unet-mobilenet_v2 slim trimmed s128 separable 1x1 head": ("mobilenet_v2", 128, {
-        "decoder_channels": [128, 64, 32, 16, 8], "trim_encoder": True, "separable_decoder": True, "head_kernel": 1}),
-    "unet-mobilenet_v2 slim trimmed s128 (trim128)": ("mobilenet_v2", 128, {"decoder_channels": [128, 64, 32, 16, 8],
-                                                                           "trim_encoder": True}),
+    "unet-mobilenet_v2 slim trimmed s160 (default)": ("mobilenet_v2", 160, TRIMMED),
+    "unet-mobilenet_v2 slim trimmed s160 1x1 head": ("mobilenet_v2", 160, {**TRIMMED, "head_kernel": 1}),
+    "unet-mobilenet_v2 slim trimmed s160 separable": ("mobilenet_v2", 160, {**TRIMMED, "separable_decoder": True}),
+    "unet-mobilenet_v2 slim trimmed s160 separable 1x1 head": ("mobilenet_v2", 160, SEPARABLE),
+    "unet-mobilenet_v2 slim trimmed s128 separable 1x1 head": ("mobilenet_v2", 128, SEPARABLE),
+    "unet-mobilenet_v2 slim trimmed s128 (trim128)": ("mobilenet_v2", 128, TRIMMED),
     "unet-mobilenet_v2 slimmer s128": ("mobilenet_v2", 128, {"decoder_channels": [64, 32, 24, 16, 8]}),
     # timm's MobileNetV2 ends at the 320-channel block (no 1x1 conv to 1280 feeding the first decoder block)
     "unet-tu-mobilenetv2_100 slim s128": ("tu-mobilenetv2_100", 128, {"decoder_channels": [128, 64, 32, 16, 8]}),

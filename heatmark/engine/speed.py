@@ -69,9 +69,10 @@ def interleaved_ms_per_item(fns: dict, items: list, repeats: int, rounds: int = 
     docs/results/default_sep). Returns each name's median ms per item over its passes."""
     for fn in fns.values():
         _warm_up(fn, items, warmup)
-    per_round = max(1, -(-int(repeats) // max(1, int(rounds))))
+    rounds = max(1, int(rounds))
+    per_round = max(1, -(-int(repeats) // rounds))
     passes = {name: [] for name in fns}
-    for _ in range(max(1, int(rounds))):
+    for _ in range(rounds):
         for name, fn in fns.items():
             passes[name] += [_pass_ms(fn, items) for _ in range(per_round)]
     return {name: statistics.median(v) for name, v in passes.items()}
@@ -142,22 +143,18 @@ def frontier(faces: list, repeats: int) -> list[dict]:
     from heatmark.api import Landmarker
     from heatmark.shipped import WEIGHTS_DIR, shipped_cards, shipped_onnx
 
-    out, timed = [], {}
+    out, landmarkers = [], {}
     for name, card in shipped_cards().items():
         onnx = shipped_onnx(WEIGHTS_DIR / f"{name}.safetensors")
         if onnx is None:
             continue
         acc = card.get("accuracy", {})
-        lm = Landmarker(name, detector=None)
-        timed[name] = lambda f, lm=lm: lm.predict(f[0], boxes=[f[1]])
+        landmarkers[name] = Landmarker(name, detector=None)
         out.append({"model": name, "onnx": onnx.name, "nme": acc.get("nme", float("nan")),
                     "nme_no_jaw": acc.get("nme_no_jaw", float("nan")),
                     "params_m": card.get("speed", {}).get("params_m", float("nan")),
                     "file_mb": onnx.stat().st_size / 2**20, "real_labels": not card.get("label", "").startswith("no ")})
-    ms = interleaved_ms_per_item(timed, faces, repeats) if timed else {}
-    for row in out:
-        row["ms_per_face"] = ms[row["model"]]
-    return out
+    return _with_times(out, landmarkers, faces, repeats)
 
 
 def candidate_rows(runs, faces: list, repeats: int, tmp: Path) -> list[dict]:
@@ -174,7 +171,7 @@ def candidate_rows(runs, faces: list, repeats: int, tmp: Path) -> list[dict]:
     from heatmark.engine.pseudo import trains_on_real_labels
     from heatmark.export import export_onnx
 
-    out, timed = [], {}
+    out, landmarkers = [], {}
     for run in map(Path, runs):
         w, cfg_file = run / "final.safetensors", run / "config.json"
         if not w.is_file() or not cfg_file.is_file():
@@ -185,18 +182,24 @@ def candidate_rows(runs, faces: list, repeats: int, tmp: Path) -> list[dict]:
         onnx = export_onnx(model, int(meta["input_size"]), tmp / f"{run.name}.onnx", meta=meta)
         val = cfg["data"].get("val") or {}  # scored as it is timed: the fp32 ONNX file
         acc = evaluate_weights(onnx, val["dataset"], val["root"]).metrics if val else {}
-        lm = Landmarker(onnx, detector=None)
         name = f"{run.name} (candidate)"
-        timed[name] = lambda f, lm=lm: lm.predict(f[0], boxes=[f[1]])
+        landmarkers[name] = Landmarker(onnx, detector=None)
         real = trains_on_real_labels(cfg["data"]["train"])
         out.append({"model": name, "onnx": "fp32 export of final.safetensors",
                     "nme": acc.get("nme", float("nan")), "nme_no_jaw": acc.get("nme_no_jaw", float("nan")),
                     "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
                     "file_mb": onnx.stat().st_size / 2**20, "real_labels": real})
-    ms = interleaved_ms_per_item(timed, faces, repeats) if timed else {}
-    for row in out:
+    return _with_times(out, landmarkers, faces, repeats)
+
+
+def _with_times(rows: list[dict], landmarkers: dict, faces: list, repeats: int) -> list[dict]:
+    """``rows`` with ``ms_per_face`` set: each row's Landmarker (``landmarkers[row["model"]]``) timed at batch 1 on
+    the ``(photo, box)`` faces, all of them in interleaved rounds (:func:`interleaved_ms_per_item`)."""
+    fns = {name: (lambda f, lm=lm: lm.predict(f[0], boxes=[f[1]])) for name, lm in landmarkers.items()}
+    ms = interleaved_ms_per_item(fns, faces, repeats) if fns else {}
+    for row in rows:
         row["ms_per_face"] = ms[row["model"]]
-    return out
+    return rows
 
 
 def lm_box(lm, face):
