@@ -51,7 +51,8 @@ DEFAULTS: dict = {
 FREE_FORM = {("model", "options"), ("codec",), ("loss", "params"), ("augment",), ("aux",)}
 # Keys a config may set although DEFAULTS leaves them out (absent = the default), so that adding them changed
 # no existing config (benchmark run keys hash the whole config): key path -> default.
-OPTIONAL = {("model", "in_channels"): 3, ("model", "init"): None, ("model", "init_partial"): False, ("distill",): None}
+OPTIONAL = {("model", "in_channels"): 3, ("model", "init"): None, ("model", "init_partial"): False,
+            ("model", "init_narrow"): False, ("distill",): None}
 LIST_OF_DICTS = {("data", "train"): {"dataset", "root", "ratio", "scheme", "limit", "relabel"}}
 
 

@@ -66,6 +66,9 @@ class ModelConfig(_Section):
     init: str | None = Field(None, min_length=1)
     # load only the tensors of model.init that match this network by name and shape (the others start random)
     init_partial: bool = False
+    # start a narrower U-Net decoder from model.init's wider one: each decoder convolution keeps its most important
+    # channels (heatmark/models/narrow.py)
+    init_narrow: bool = False
 
 
 class LossConfig(_Section):

@@ -35,6 +35,7 @@ from heatmark.engine.evaluate import evaluate, predict_dataset
 from heatmark.engine.training_utils import (
     EMA,
     config_changes,
+    describe_init,
     git_commit,
     init_weights,
     refuse_existing_run,
@@ -130,11 +131,10 @@ class Trainer:
         self.head = self.cfg["model"]["head"]
         self.model, self.codec = model_and_codec(self.cfg, self.scheme)
         m = self.cfg["model"]  # model.init is recorded in every checkpoint (a resumed run reads it from its own)
-        self.init_source = init_weights(self.model, m["init"], m.get("init_partial")) if m.get("init") and not resume \
-            else None
+        self.init_source = None if resume or not m.get("init") else \
+            init_weights(self.model, m["init"], m.get("init_partial"), m.get("init_narrow"))
         if self.init_source:
-            fresh = self.init_source.get("reinitialised")  # model.init_partial: the tensors that start random
-            self.log(f"initialised from {self.init_source['weights']}" + (f"; random: {fresh}" if fresh else ""))
+            self.log(describe_init(self.init_source))
         elif self.head == "regression" and not resume:
             self._init_mean_shape(sources[0])
         self.model.to(self.device)

@@ -76,23 +76,30 @@ def config_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def init_weights(model: torch.nn.Module, init: str, partial: bool = False) -> dict:
+def init_weights(model: torch.nn.Module, init: str, partial: bool = False, narrow: bool = False) -> dict:
     """Load the weights of ``init`` (config ``model.init``: a shipped model's name or a ``.safetensors`` file of the
     same network) into ``model``; returns the file and its weights' SHA-256
     (:func:`heatmark.checkpoint.weights_digest`). Every parameter and buffer must match by name and shape, unless
     ``partial`` (config ``model.init_partial``): then the tensors that match are loaded, the others keep their
-    random initialisation, and the record lists them (``reinitialised``; ``unused``: the file's leftovers)."""
+    random initialisation, and the record lists them (``reinitialised``; ``unused``: the file's leftovers). ``narrow``
+    (config ``model.init_narrow``): a U-Net decoder narrower than the file's keeps the file's most important channels
+    (:func:`heatmark.models.narrow.narrow_state`; the record lists the sliced tensors under ``narrowed``)."""
     from heatmark.shipped import training_weights
 
     path = training_weights(init, "model.init")
     tensors, _ = load_tensors(path)
     state = model_state(tensors)
+    narrowed = None
+    if narrow:
+        from heatmark.models.narrow import narrow_state
+
+        state, narrowed = narrow_state(state, model)
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     mismatched = [k for k, v in own.items() if k in state and state[k].shape != v.shape]
     shapes = [f"{k} {tuple(state[k].shape)} (model {tuple(own[k].shape)})" for k in mismatched]
-    record = {"weights": str(path), "sha256": weights_digest(tensors)}
+    record = {"weights": str(path), "sha256": weights_digest(tensors), **({"narrowed": narrowed} if narrow else {})}
     if partial:
         fits = {k: v for k, v in state.items() if k in own and k not in mismatched}
         if not fits:
@@ -109,3 +116,11 @@ def init_weights(model: torch.nn.Module, init: str, partial: bool = False) -> di
                           "model.init_partial: true to load only the tensors that fit")
     model.load_state_dict(state)  # float16 shipped parameters are copied into the float32 network
     return record
+
+
+def describe_init(record: dict) -> str:
+    """The log line of :func:`init_weights`' record: the file, and the tensors left random (``init_partial``) or
+    narrowed (``init_narrow``)."""
+    fresh, cut = record.get("reinitialised"), record.get("narrowed")
+    return (f"initialised from {record['weights']}" + (f"; random: {fresh}" if fresh else "")
+            + (f"; {len(cut)} decoder tensors narrowed" if cut else ""))
