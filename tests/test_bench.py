@@ -115,25 +115,39 @@ def test_frontier_title_names_candidates_only_when_there_are_some():
     assert frontier_title(shipped + [{"model": "pip_fast (candidate)"}]).endswith("shipped models and candidates")
 
 
-def test_candidate_runs_join_the_frontier_with_their_accuracy(fixtures, tmp_path):
+def test_candidates_join_the_frontier_with_their_accuracy(fixtures, tmp_path):
     """bench speed --candidates: a finished run's final weights, exported to ONNX and timed, with the NME of its
-    validation set measured here; a folder that is no finished run is refused by name."""
+    validation set measured here; a packaged model (tools/package_model.py's folder, or its ONNX file) as it would
+    ship, with its card's accuracy; all timed together with the shipped models. Anything else is refused by name."""
     pytest.importorskip("onnxruntime")
+    import shutil
+
     from test_train import _quiet, small_cfg
 
     from heatmark.cli import BUNDLED_PHOTO
     from heatmark.data.image_io import read_image
-    from heatmark.engine.speed import candidate_rows
+    from heatmark.engine.speed import frontier
     from heatmark.engine.trainer import Trainer
     from heatmark.errors import HeatmarkError
+    from heatmark.shipped import WEIGHTS_DIR, shipped_cards
 
     run = tmp_path / "pip_run"
     Trainer(small_cfg(fixtures, tmp_path, head="pip", epochs=1), run, progress=False, log=_quiet).fit()
     last_val = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["val_nme"]
-    rows = candidate_rows([run], [(read_image(BUNDLED_PHOTO), [10.0, 10.0, 120.0, 120.0])], 1, tmp_path)
-    assert len(rows) == 1 and rows[0]["model"] == "pip_run (candidate)"
+    pkg = tmp_path / "pkg"  # a packaged model: NAME.json (card) + NAME.onnx, here copies of the shipped `fast`
+    pkg.mkdir()
+    shutil.copy(WEIGHTS_DIR / "fast.json", pkg / "mine.json")
+    shutil.copy(WEIGHTS_DIR / "fast.onnx", pkg / "mine.onnx")
+    faces = [(read_image(BUNDLED_PHOTO), [10.0, 10.0, 120.0, 120.0])]
+    rows = {r["model"]: r for r in frontier(faces, 1, [run, pkg], tmp_path)}
+    assert set(shipped_cards()) | {"pip_run (candidate)", "mine (candidate)"} == set(rows)
+    cand = rows["pip_run (candidate)"]
     # the fp32 ONNX export of the final weights on the run's validation set (torch's number within float error)
-    assert rows[0]["nme"] == pytest.approx(last_val, abs=0.02)
-    assert rows[0]["ms_per_face"] > 0 and rows[0]["params_m"] > 0 and rows[0]["real_labels"] is False
-    with pytest.raises(HeatmarkError, match="not a finished training run"):
-        candidate_rows([tmp_path / "nothing"], [], 1, tmp_path)
+    assert cand["nme"] == pytest.approx(last_val, abs=0.02)
+    assert cand["ms_per_face"] > 0 and cand["params_m"] > 0 and cand["real_labels"] is False
+    mine = rows["mine (candidate)"]
+    assert mine["onnx"] == "mine.onnx" and mine["nme"] == rows["fast"]["nme"] and mine["ms_per_face"] > 0
+    assert frontier(faces, 1, [pkg / "mine.onnx"], tmp_path)[-1]["model"] == "mine (candidate)"  # the file itself
+    for bad in (tmp_path / "nothing", run / "config.json"):
+        with pytest.raises(HeatmarkError, match="not a finished training run .* nor a packaged model"):
+            frontier(faces, 1, [bad], tmp_path)

@@ -40,9 +40,10 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
     bs.add_argument("--images", nargs="+", help="photos for --against (files or folders; default: the bundled photo)")
     bs.add_argument("--limit", type=positive_int, default=60, help="at most this many photos for --against")
     bs.add_argument("--write", help="with --against: also write the tables as markdown to this file (docs/speed.md)")
-    bs.add_argument("--candidates", nargs="+", default=[], metavar="RUN",
-                    help="with --against: finished training runs (folders) to put on the frontier beside the "
-                    "shipped models (fp32 ONNX export; accuracy on the run's validation set)")
+    bs.add_argument("--candidates", nargs="+", default=[], metavar="RUN_OR_PACKAGE",
+                    help="with --against: models to put on the frontier beside the shipped ones, timed with them: "
+                    "packaged models (tools/package_model.py --out folders: as they would ship, accuracy from their "
+                    "card) or finished training runs (fp32 ONNX export; accuracy on the run's validation set)")
     bdt = bsub.add_parser("detectors", help="face detectors side by side: recall, small faces, ms per 640x480 "
                           "photo, 4 threads sharing one Landmarker")
     bdt.add_argument("--detectors", nargs="+", default=["mtcnn", "opencv", "dlib"], type=detector_name(),
@@ -183,7 +184,8 @@ def against(args: argparse.Namespace, w, machine: str) -> int:
     if res["frontier"]:
         from heatmark.engine.plots import frontier_title
 
-        print_table(f"{frontier_title(res['frontier'])} (AFW NME: cards; candidates: their validation set)",
+        print_table(f"{frontier_title(res['frontier'])} (AFW NME: cards; training-run candidates: their "
+                    "validation set)",
                     res["frontier"],
                     {"nme": ".2f", "nme_no_jaw": ".2f", "params_m": ".2f", "file_mb": ".1f", "ms_per_face": ".2f",
                      "vs_dlib": ".2f"})
@@ -224,12 +226,13 @@ def write_speed_markdown(args: argparse.Namespace, w, machine: str, res: dict) -
         frontier_plot(res["frontier"], res["landmarks"][0]["ms_per_face"], png)
         lines += ["", f"## {frontier_title(res['frontier'])}", "",
                   "Each shipped model as `Landmarker(name)` runs it (batch 1, same faces and boxes as above; the "
-                  "shipped models timed in three interleaved rounds, so `default`'s time here is a second measurement "
+                  "models timed in three interleaved rounds, so `default`'s time here is a second measurement "
                   "beside the table's); accuracy "
                   "from its card (AFW, ground-truth boxes: `heatmark eval --dataset 300w --root "
-                  "../shared/data/300w_afw --weights NAME`). Rows marked *candidate* are training runs that were not "
-                  "shipped (`--candidates`): their final weights as an fp32 ONNX export, evaluated here on the run's "
-                  "validation set (AFW; no flip, no label-bias offset).", "",
+                  "../shared/data/300w_afw --weights NAME`). Rows marked *candidate* are models that were not "
+                  "shipped (`--candidates`), timed in the same rounds: a packaged model as it would ship, with its "
+                  "card's accuracy; a training run as an fp32 ONNX export of its final weights, evaluated here on the "
+                  "run's validation set (AFW; no flip, no label-bias offset).", "",
                   "| model | file | params (M) | MB | AFW NME % | w/o jaw % | ms/face | × dlib |",
                   "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
         lines += [f"| {r['model']} | `{r['onnx']}` | {r['params_m']:.2f} | {r['file_mb']:.1f} | {r['nme']:.2f} | "

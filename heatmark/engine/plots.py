@@ -99,7 +99,7 @@ def curves_plot(series: dict[str, tuple[list[float], list[float]]], path: str | 
 
 
 def _is_candidate(row: dict) -> bool:
-    """A frontier row of an unshipped training run (``engine.speed.candidate_rows`` names them "RUN (candidate)")."""
+    """A frontier row of an unshipped training run (``engine.speed.candidate_entry`` names them "NAME (candidate)")."""
     return row["model"].endswith("(candidate)")
 
 
@@ -114,17 +114,19 @@ def frontier_plot(rows: list[dict], dlib_ms: float, path: str | Path, size: tupl
     shape predictor's ms per face as a vertical line (its accuracy is not on this axis: it was trained on AFW)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(size[0] / 100, size[1] / 100))
-    for r in rows:
+    x_max = max([dlib_ms] + [r["ms_per_face"] for r in rows]) * 1.3
+    y_max = max(r["nme"] for r in rows) * 1.2
+    for i, r in enumerate(rows):  # a legend rather than labels beside the points: close points' labels overlapped
+        colour = f"C{i % 10}"
         ax.scatter(r["ms_per_face"], r["nme"], s=60, marker="o" if r.get("real_labels", True) else "s",
-                   facecolors="none" if _is_candidate(r) else None, edgecolors="C0")
-        ax.annotate(f"{r['model']} ({r['params_m']:.1f} M)", (r["ms_per_face"], r["nme"]),
-                    textcoords="offset points", xytext=(6, 4), fontsize=9)
+                   facecolors="none" if _is_candidate(r) else colour, edgecolors=colour, linewidths=1.5,
+                   label=f"{r['model']} ({r['params_m']:.1f} M params)")
     ax.axvline(dlib_ms, color="grey", ls="--", lw=1)
     ax.annotate("dlib shape predictor", (dlib_ms, 0.02), xycoords=("data", "axes fraction"), rotation=90,
                 textcoords="offset points", xytext=(4, 0), fontsize=8, color="grey")
     ax.set(xlabel="ms per face (batch 1, as Landmarker runs it)", ylabel="AFW NME % (ground-truth boxes)",
            title=frontier_title(rows),
-           xlim=(0, max([dlib_ms] + [r["ms_per_face"] for r in rows]) * 1.3),
-           ylim=(0, max(r["nme"] for r in rows) * 1.2))
+           xlim=(0, x_max), ylim=(0, y_max))
     ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
     _save(fig, path)

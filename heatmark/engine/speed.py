@@ -81,7 +81,7 @@ def interleaved_ms_per_item(fns: dict, items: list, repeats: int, rounds: int = 
 def against_dlib(weights: Path, images: list[Path], repeats: int = 20, backends: tuple[str, ...] = ("torch", "onnx"),
                  log=print, candidates: tuple[Path, ...] = ()) -> dict:
     """Rows of ms/face and ms/photo for heatmark's backends and dlib, and the ratios to dlib. ``candidates``:
-    finished training runs (folders) put on the frontier beside the shipped models (see :func:`candidate_rows`)."""
+    training runs or packaged models put on the frontier beside the shipped models (see :func:`candidate_entry`)."""
     from heatmark.api import Landmarker, shipped_onnx
     from heatmark.data.image_io import read_image
     from heatmark.detect import dlib_boxes
@@ -126,8 +126,7 @@ def against_dlib(weights: Path, images: list[Path], repeats: int = 20, backends:
                             "ms_per_photo": median_ms_per_item(det.predict, photos, repeats),
                             "faces_found": sum(len(det.detect(p)[0]) for p in photos)})
         boxed = [(photos[i], box) for i, _, box in faces]
-        front = frontier(boxed, repeats) if shipped is not None else []
-        front += candidate_rows(candidates, boxed, repeats, Path(tmp))
+        front = frontier(boxed, repeats, candidates, Path(tmp)) if shipped is not None or candidates else []
     ref_face, ref_photo = rows[0]["ms_per_face"], e2e[0]["ms_per_photo"]
     for r in rows + front:
         r["vs_dlib"] = r["ms_per_face"] / ref_face
@@ -136,33 +135,69 @@ def against_dlib(weights: Path, images: list[Path], repeats: int = 20, backends:
     return {"landmarks": rows, "end_to_end": e2e, "frontier": front, "photos": len(photos), "faces": len(faces)}
 
 
-def frontier(faces: list, repeats: int) -> list[dict]:
-    """The speed–accuracy frontier of the shipped models: each one as ``Landmarker(name)`` runs it (its shipped
-    ONNX file, batch 1) timed on the same ``(photo, box)`` faces, in interleaved rounds
-    (:func:`interleaved_ms_per_item`), beside the AFW numbers of its card."""
+def frontier(faces: list, repeats: int, candidates=(), tmp: Path | None = None) -> list[dict]:
+    """The speed–accuracy frontier: each shipped model as ``Landmarker(name)`` runs it (its shipped ONNX file, batch 1)
+    beside the AFW numbers of its card, then each of ``candidates`` (see :func:`candidate_entry`), all timed on the
+    same ``(photo, box)`` faces in interleaved rounds together (:func:`interleaved_ms_per_item`)."""
     from heatmark.api import Landmarker
     from heatmark.shipped import WEIGHTS_DIR, shipped_cards, shipped_onnx
 
     out, landmarkers = [], {}
     for name, card in shipped_cards().items():
         onnx = shipped_onnx(WEIGHTS_DIR / f"{name}.safetensors")
-        if onnx is None:
-            continue
-        acc = card.get("accuracy", {})
-        landmarkers[name] = Landmarker(name, detector=None)
-        out.append({"model": name, "onnx": onnx.name, "nme": acc.get("nme", float("nan")),
-                    "nme_no_jaw": acc.get("nme_no_jaw", float("nan")),
-                    "params_m": card.get("speed", {}).get("params_m", float("nan")),
-                    "file_mb": onnx.stat().st_size / 2**20, "real_labels": not card.get("label", "").startswith("no ")})
+        if onnx is not None:
+            out.append(_card_row(name, onnx, card))
+            landmarkers[name] = Landmarker(name, detector=None)
+    for path in map(Path, candidates):
+        row, landmarkers[row["model"]] = candidate_entry(path, Path(tmp or tempfile.gettempdir()))
+        out.append(row)
     return _with_times(out, landmarkers, faces, repeats)
 
 
-def candidate_rows(runs, faces: list, repeats: int, tmp: Path) -> list[dict]:
-    """Frontier rows for training runs that are not shipped: each run's ``final.safetensors`` exported to fp32
-    ONNX and timed as ``Landmarker(file)`` runs it on the same ``(photo, box)`` faces (interleaved rounds among the
-    candidates); that file's accuracy measured
-    here on the run's own validation set (``data.val`` of its config: AFW for the shipped recipes; GT boxes, no
-    flip)."""
+def _card_row(name: str, onnx: Path, card: dict) -> dict:
+    """A frontier row from a model card (accuracy on AFW with ground-truth boxes, parameters) and its ONNX file."""
+    acc = card.get("accuracy", {})
+    return {"model": name, "onnx": onnx.name, "nme": acc.get("nme", float("nan")),
+            "nme_no_jaw": acc.get("nme_no_jaw", float("nan")),
+            "params_m": card.get("speed", {}).get("params_m", float("nan")),
+            "file_mb": onnx.stat().st_size / 2**20, "real_labels": not card.get("label", "").startswith("no ")}
+
+
+def candidate_entry(path: Path, tmp: Path):
+    """A frontier row and its box-only Landmarker for a model that is not shipped, either
+
+    - a model packaged by ``tools/package_model.py`` (its ``--out`` folder, or the ``.onnx`` file in it): run as it
+      would ship (int8 where the packager chose it), accuracy from its card, as for a shipped model; or
+    - a finished training run's folder: its ``final.safetensors`` exported to fp32 ONNX (slower than an int8
+      package), that file's accuracy measured here on the run's own validation set (``data.val`` of its config: AFW
+      for the shipped recipes; GT boxes, no flip, no label-bias offset)."""
+    import json
+
+    from heatmark.api import Landmarker
+
+    if (path / "final.safetensors").is_file() and (path / "config.json").is_file():
+        return _run_candidate(path, tmp)
+    onnx = path if path.suffix.lower() == ".onnx" else _packaged_onnx(path)
+    card_file = onnx.with_name(onnx.name.split(".")[0] + ".json")
+    if not onnx.is_file() or not card_file.is_file():
+        raise HeatmarkError(f"{path}: not a finished training run (final.safetensors + config.json) nor a packaged "
+                            "model (NAME.json + NAME[.int8].onnx, tools/package_model.py --out); give one of those")
+    name = f"{card_file.stem} (candidate)"
+    return _card_row(name, onnx, json.loads(card_file.read_text()).get("card", {})), Landmarker(onnx, detector=None)
+
+
+def _packaged_onnx(folder: Path) -> Path:
+    """The ONNX file a packaged model ships in ``folder`` (int8 where present, as for shipped models); a missing file
+    falls to the caller's message."""
+    for card in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        for onnx in (card.with_suffix(".int8.onnx"), card.with_suffix(".onnx")):
+            if onnx.is_file():
+                return onnx
+    return folder / "missing.onnx"
+
+
+def _run_candidate(run: Path, tmp: Path):
+    """:func:`candidate_entry` for a training run: fp32 export of its final weights, scored on its validation set."""
     import json
 
     from heatmark.api import Landmarker
@@ -171,25 +206,16 @@ def candidate_rows(runs, faces: list, repeats: int, tmp: Path) -> list[dict]:
     from heatmark.engine.pseudo import trains_on_real_labels
     from heatmark.export import export_onnx
 
-    out, landmarkers = [], {}
-    for run in map(Path, runs):
-        w, cfg_file = run / "final.safetensors", run / "config.json"
-        if not w.is_file() or not cfg_file.is_file():
-            raise HeatmarkError(f"{run}: not a finished training run (no final.safetensors / config.json); give the "
-                                "folder of a run that heatmark train completed")
-        cfg = json.loads(cfg_file.read_text())
-        model, _, _, meta = load_model(w)
-        onnx = export_onnx(model, int(meta["input_size"]), tmp / f"{run.name}.onnx", meta=meta)
-        val = cfg["data"].get("val") or {}  # scored as it is timed: the fp32 ONNX file
-        acc = evaluate_weights(onnx, val["dataset"], val["root"]).metrics if val else {}
-        name = f"{run.name} (candidate)"
-        landmarkers[name] = Landmarker(onnx, detector=None)
-        real = trains_on_real_labels(cfg["data"]["train"])
-        out.append({"model": name, "onnx": "fp32 export of final.safetensors",
-                    "nme": acc.get("nme", float("nan")), "nme_no_jaw": acc.get("nme_no_jaw", float("nan")),
-                    "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
-                    "file_mb": onnx.stat().st_size / 2**20, "real_labels": real})
-    return _with_times(out, landmarkers, faces, repeats)
+    cfg = json.loads((run / "config.json").read_text())
+    model, _, _, meta = load_model(run / "final.safetensors")
+    onnx = export_onnx(model, int(meta["input_size"]), tmp / f"{run.name}.onnx", meta=meta)
+    val = cfg["data"].get("val") or {}  # scored as it is timed: the fp32 ONNX file
+    acc = evaluate_weights(onnx, val["dataset"], val["root"]).metrics if val else {}
+    row = {"model": f"{run.name} (candidate)", "onnx": "fp32 export of final.safetensors",
+           "nme": acc.get("nme", float("nan")), "nme_no_jaw": acc.get("nme_no_jaw", float("nan")),
+           "params_m": sum(p.numel() for p in model.parameters()) / 1e6, "file_mb": onnx.stat().st_size / 2**20,
+           "real_labels": trains_on_real_labels(cfg["data"]["train"])}
+    return row, Landmarker(onnx, detector=None)
 
 
 def _with_times(rows: list[dict], landmarkers: dict, faces: list, repeats: int) -> list[dict]:
