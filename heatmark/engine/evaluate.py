@@ -300,7 +300,9 @@ def evaluate_weights(weights: str | Path, dataset: str, root: str | Path, *, sch
     from heatmark.checkpoint import load_model
     from heatmark.errors import HeatmarkError
     from heatmark.refine import refine_passes
+    from heatmark.shipped import resolve_weights
 
+    weights = resolve_weights(weights)  # a shipped model's name, as the examples above use it
     refine = refine_passes(refine, detector if boxes == "detector" else None)
     if Path(weights).suffix.lower() == ".onnx":  # an exported (or int8) model: onnxruntime, as users run it
         from heatmark.onnx_runtime import OnnxPredictor
