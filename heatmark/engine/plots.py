@@ -99,12 +99,12 @@ def curves_plot(series: dict[str, tuple[list[float], list[float]]], path: str | 
 
 
 def _is_candidate(row: dict) -> bool:
-    """A frontier row of an unshipped training run (``engine.speed.candidate_entry`` names them "NAME (candidate)")."""
+    """A frontier row of an unshipped model (``engine.speed.candidate_entry`` names them "NAME (candidate)")."""
     return row["model"].endswith("(candidate)")
 
 
 def frontier_title(rows: list[dict]) -> str:
-    """The frontier's title: it names the candidates (unshipped training runs) when any are on it."""
+    """The frontier's title: it names the candidates (unshipped models) when any are on it."""
     with_candidates = any(_is_candidate(r) for r in rows)
     return "Speed–accuracy frontier of the shipped models" + (" and candidates" if with_candidates else "")
 
