@@ -68,14 +68,13 @@ def narrow_state(src: dict[str, torch.Tensor], model: nn.Module) -> tuple[dict[s
             sliced.append(key)
         out[key] = value.clone()
 
-    up_keep = None  # channels kept of what the block reads from below (None: all, the encoder's top)
+    up_keep = None  # the channels kept of block i-1's output (block 0 reads the encoder's top, kept whole)
     for i in range(len(blocks)):
         p = f"decoder.blocks.{i}"
         w1, w2 = src[f"{p}.conv1.0.weight"], src[f"{p}.conv2.0.weight"]
-        up_src = (src[f"decoder.blocks.{i - 1}.conv2.0.weight"].shape[0] if i else None)
-        if i and up_keep is not None:  # first conv's input: [upsampled block i-1 | skip]
-            skip = torch.arange(up_src, w1.shape[1])
-            w1 = w1[:, torch.cat([up_keep, skip])]
+        if i:  # the first conv reads [upsampled block i-1 | skip]: the first part narrows, the skip stays whole
+            up = src[f"decoder.blocks.{i - 1}.conv2.0.weight"].shape[0]
+            w1 = w1[:, torch.cat([up_keep, torch.arange(up, w1.shape[1])])]
         keep1 = _top(_importance(src, f"{p}.conv1.1", w2), own[f"{p}.conv1.0.weight"].shape[0], f"{p}.conv1.0.weight")
         put(f"{p}.conv1.0.weight", w1[keep1])
         for k in BN_KEYS:
