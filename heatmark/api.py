@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from heatmark.data.crops import SquareBox, box_from_landmarks, crop_matrix, invert, transform_points, warp
+from heatmark.data.crops import SquareBox, box_from_landmarks, crop_matrix, invert, transform_points, warp_batch
 from heatmark.data.image_io import read_image, to_rgb_uint8
 from heatmark.detect import check_boxes, crop_box_from_detection, get_detector, roll_from_keypoints
 from heatmark.errors import DataError, HeatmarkError
@@ -264,7 +264,7 @@ class Landmarker:
               flip: bool) -> tuple[np.ndarray, np.ndarray]:
         """One network pass: the crops cut, run as one batch, points mapped back to the image's pixels."""
         mats = np.stack([crop_matrix(b, self.input_size, float(r)) for b, r in zip(crop_boxes, rolls)])
-        crops = np.stack([warp(rgb, m, self.input_size) for m in mats])
+        crops = warp_batch(rgb, mats, self.input_size)
         pts, scores = self.predictor.run_crops(crops, flip)
         return transform_points(invert(mats), pts), scores
 

@@ -15,6 +15,7 @@ from heatmark.data.crops import (
     jitter_box,
     transform_points,
     warp,
+    warp_batch,
 )
 from heatmark.data.schemes import IBUG68
 
@@ -36,6 +37,28 @@ def test_batched_transform():
     out = transform_points(ms, pts)
     for i in range(3):
         np.testing.assert_allclose(out[i], transform_points(ms[i], pts[i]))
+
+
+def test_invert_is_the_matrix_inverse_single_and_batched():
+    rng = np.random.default_rng(2)
+    turns = ((0, False), (33, True), (-170, False))
+    ms = np.stack([crop_matrix(SquareBox(*rng.uniform(20, 400, 3)), 128, r, f) for r, f in turns])
+    np.testing.assert_allclose(invert(ms), np.linalg.inv(ms), atol=1e-12)
+    np.testing.assert_allclose(invert(ms[1]), np.linalg.inv(ms[1]), atol=1e-12)
+    assert invert(ms[1]).shape == (3, 3)
+
+
+@pytest.mark.parametrize("channels", [3, 0])
+def test_warp_batch_equals_one_warp_per_face(channels):
+    """Each face warped straight into the batch array is the crop warp() returns alone: small and large boxes
+    (the shrinking path), a turned one, colour and grey images."""
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (300, 400, channels) if channels else (300, 400), dtype=np.uint8)
+    ms = np.stack([crop_matrix(SquareBox(200, 150, s), 96, r) for s, r in ((120, 0), (250, 15), (900, -30))])
+    batch = warp_batch(image, ms, 96)
+    assert batch.shape == (3, 96, 96, *image.shape[2:]) and batch.dtype == np.uint8
+    for m, crop in zip(ms, batch):
+        np.testing.assert_array_equal(crop, warp(image, m, 96))
 
 
 def test_box_maps_to_crop_corners_and_centre():

@@ -15,9 +15,11 @@ import numpy as np
 
 def _peaks(hm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     b, k, h, w = hm.shape
-    flat = hm.reshape(b, k, h * w)
+    flat = np.ascontiguousarray(hm).reshape(b * k, h * w)
     idx = flat.argmax(-1)
-    return np.take_along_axis(flat, idx[..., None], -1)[..., 0], idx % w, idx // w
+    vals = flat.reshape(-1).take(idx + np.arange(b * k) * (h * w))  # one flat take: a third of take_along_axis
+    idx = idx.reshape(b, k)
+    return vals.reshape(b, k), idx % w, idx // w
 
 
 def _window(hm: np.ndarray, x: np.ndarray, y: np.ndarray, r: int) -> np.ndarray:
@@ -25,8 +27,8 @@ def _window(hm: np.ndarray, x: np.ndarray, y: np.ndarray, r: int) -> np.ndarray:
     half the time of ``take_along_axis`` for 68 maps)."""
     b, k, h, w = hm.shape
     d = np.arange(-r, r + 1)
-    yy = np.clip(y[..., None] + d, 0, h - 1)
-    xx = np.clip(x[..., None] + d, 0, w - 1)
+    yy = np.minimum(np.maximum(y[..., None] + d, 0), h - 1)
+    xx = np.minimum(np.maximum(x[..., None] + d, 0), w - 1)
     flat = yy[..., :, None] * w + xx[..., None, :] + (np.arange(b * k) * (h * w)).reshape(b, k, 1, 1)
     return np.ascontiguousarray(hm).reshape(-1).take(flat)
 
@@ -66,18 +68,24 @@ def _smoothing_matrix(sigma: float, radius: int) -> np.ndarray:
     return out
 
 
+# rows of the 3×3 neighbourhood (flattened) → its central differences dx, dy, dxx, dyy, dxy as one matrix product
+_DERIVATIVES = np.array([
+    [0, 0, 0, 0, 0.25], [0, -0.5, 0, 1, 0], [0, 0, 0, 0, -0.25],
+    [-0.5, 0, 1, 0, 0], [0, 0, -2, -2, 0], [0.5, 0, 1, 0, 0],
+    [0, 0, 0, 0, -0.25], [0, 0.5, 0, 1, 0], [0, 0, 0, 0, 0.25]], np.float32)
+_DERIVATIVES.setflags(write=False)
+
+
 def _taylor_offset(win3: np.ndarray, max_offset: float) -> np.ndarray:
-    lg = np.log(np.maximum(win3, 1e-10))
-    dx = 0.5 * (lg[..., 1, 2] - lg[..., 1, 0])
-    dy = 0.5 * (lg[..., 2, 1] - lg[..., 0, 1])
-    dxx = lg[..., 1, 2] - 2 * lg[..., 1, 1] + lg[..., 1, 0]
-    dyy = lg[..., 2, 1] - 2 * lg[..., 1, 1] + lg[..., 0, 1]
-    dxy = 0.25 * (lg[..., 2, 2] - lg[..., 2, 0] - lg[..., 0, 2] + lg[..., 0, 0])
+    """Second-order Taylor step on the log of each (..., 3, 3) neighbourhood: the offset of the peak from its
+    centre, clipped to ``max_offset``; zero where the log is not concave there."""
+    lg = np.log(np.maximum(win3.reshape(*win3.shape[:-2], 9), 1e-10))
+    dx, dy, dxx, dyy, dxy = np.moveaxis(lg @ _DERIVATIVES.astype(lg.dtype, copy=False), -1, 0)
     det = dxx * dyy - dxy**2
     ok = (det > 1e-6) & (dxx < 0)
-    safe = np.where(ok, det, 1.0)
-    off = np.stack([-(dyy * dx - dxy * dy) / safe, -(dxx * dy - dxy * dx) / safe], -1)
-    return np.clip(off * ok[..., None], -max_offset, max_offset)
+    scale = ok / np.where(ok, det, 1.0)  # 1 / det where the step is taken, else 0
+    off = np.stack([(dxy * dy - dyy * dx) * scale, (dxy * dx - dxx * dy) * scale], -1)
+    return np.minimum(np.maximum(off, -max_offset), max_offset)  # np.clip: ~5 µs more per call
 
 
 def decode_dark(hm: np.ndarray, sigma: float = 2.0, smooth: bool = True,
@@ -88,9 +96,10 @@ def decode_dark(hm: np.ndarray, sigma: float = 2.0, smooth: bool = True,
     win = _window(hm, x, y, r + 1).astype(np.float32)
     if smooth:
         sm = (win.reshape(b, k, -1) @ _smoothing_matrix(sigma, r).T).reshape(b, k, 3, 3)
-        off, fits = _taylor_offset(sm, max_offset), _fits(x, y, r + 1, h, w)
+        fits = _fits(x, y, r + 1, h, w)
         if not fits.all():  # peaks near the border: the unsmoothed 3x3 neighbourhood there (as the torch decoder)
-            off = np.where(fits[..., None], off, _taylor_offset(win[..., r:r + 3, r:r + 3], max_offset))
+            sm = np.where(fits[..., None, None], sm, win[..., r:r + 3, r:r + 3])
+        off = _taylor_offset(sm, max_offset)
     else:
         off = _taylor_offset(win[..., r:r + 3, r:r + 3], max_offset)
     off = off * _fits(x, y, 1, h, w)[..., None]

@@ -106,29 +106,49 @@ def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def invert(matrix: np.ndarray) -> np.ndarray:
-    """Inverse of a (possibly batched) crop matrix: maps crop coordinates back to the image."""
-    return np.linalg.inv(np.asarray(matrix, dtype=np.float64))
+    """Inverse of a (possibly batched) crop matrix: maps crop coordinates back to the image. Crop matrices are
+    affine (last row 0 0 1), so the inverse is written out (a fifth of ``np.linalg.inv``'s time for one face)."""
+    m = np.asarray(matrix, dtype=np.float64)
+    a, b, c, d = m[..., 0, 0], m[..., 0, 1], m[..., 1, 0], m[..., 1, 1]
+    det = a * d - b * c
+    out = np.zeros_like(m)
+    out[..., 0, 0], out[..., 0, 1], out[..., 1, 0], out[..., 1, 1] = d / det, -b / det, -c / det, a / det
+    out[..., :2, 2] = -(out[..., :2, :2] @ m[..., :2, 2, None])[..., 0]
+    out[..., 2, 2] = 1.0
+    return out
 
 
 def _to_cv(matrix: np.ndarray) -> np.ndarray:
-    """Continuous-coordinate matrix → OpenCV's (pixel centres at integers) 2×3 matrix."""
-    t_in = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1.0]])
-    t_out = np.array([[1, 0, -0.5], [0, 1, -0.5], [0, 0, 1.0]])
-    return (t_out @ matrix @ t_in)[:2]
+    """Continuous-coordinate affine matrix → OpenCV's (pixel centres at integers) 2×3 matrix: the pixel-centre shift
+    (+0.5) in, the matrix, the shift back (−0.5) out."""
+    cv = np.array(matrix[:2], dtype=np.float64)
+    cv[:, 2] += 0.5 * (cv[:, 0] + cv[:, 1]) - 0.5
+    return cv
 
 
 def warp(image: np.ndarray, matrix: np.ndarray, out_size: int | tuple[int, int],
-         interpolation: int = cv2.INTER_LINEAR, border_value=0) -> np.ndarray:
-    """Warp ``image`` with a continuous-coordinate matrix to an ``out_size`` crop."""
+         interpolation: int = cv2.INTER_LINEAR, border_value=0, out: np.ndarray | None = None) -> np.ndarray:
+    """Warp ``image`` with a continuous-coordinate matrix to an ``out_size`` crop (written into ``out`` when given:
+    a C-contiguous array of the crop's shape and the image's dtype, e.g. one face of a batch)."""
     w, h = (out_size, out_size) if isinstance(out_size, int) else out_size
     matrix = np.asarray(matrix, dtype=np.float64)
     # Shrinking a lot with bilinear sampling aliases and INTER_AREA is not available for warps: below half size,
     # the part of the photo the crop reads is first shrunk by a whole factor with INTER_AREA (block means)
-    scale = np.sqrt(abs(np.linalg.det(matrix[:2, :2])))
+    scale = np.sqrt(abs(matrix[0, 0] * matrix[1, 1] - matrix[0, 1] * matrix[1, 0]))
     if interpolation != cv2.INTER_NEAREST and scale < 0.5:
         image, matrix = _shrunk_source(image, matrix, w, h, int(1.0 / scale))
-    return cv2.warpAffine(image, _to_cv(matrix), (w, h), flags=interpolation, borderMode=cv2.BORDER_CONSTANT,
-                          borderValue=border_value)
+    return cv2.warpAffine(image, _to_cv(matrix), (w, h), dst=out, flags=interpolation,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
+
+
+def warp_batch(image: np.ndarray, matrices: np.ndarray, out_size: int) -> np.ndarray:
+    """(N, S, S, C) crops of one image, one per matrix (N, 3, 3), each warped straight into the batch array."""
+    crops = np.empty((len(matrices), out_size, out_size, *image.shape[2:]), image.dtype)
+    for m, crop in zip(matrices, crops):
+        done = warp(image, m, out_size, out=crop)
+        if not np.may_share_memory(done, crop):  # OpenCV made a new array instead of filling the one given
+            crop[...] = done
+    return crops
 
 
 def _shrunk_source(image: np.ndarray, matrix: np.ndarray, w: int, h: int, k: int) -> tuple[np.ndarray, np.ndarray]:
