@@ -255,3 +255,22 @@ def test_time_landmarkers_interleaves_models(fixtures):
     bad = subprocess.run([sys.executable, str(path), "fast", "--root", str(fixtures / "300w"), "--rounds", "0"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "at least 1" in bad.stderr
+
+
+def test_time_decoders_prints_every_decoder(fixtures):
+    """tools/time_decoders.py: a positive time per face for each NumPy heatmap decoder; nonsense counts and a
+    non-heatmap model are refused."""
+    from pathlib import Path
+
+    from heatmark.codecs.numpy_decoders import DECODERS
+
+    path = Path(__file__).parents[1] / "tools" / "time_decoders.py"
+    r = subprocess.run([sys.executable, str(path), "--root", str(fixtures / "300w"), "--limit", "2", "--number", "2"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rows = dict(line.split() for line in r.stdout.splitlines() if not line.startswith("#"))
+    assert set(rows) == set(DECODERS) and all(float(v) > 0 for v in rows.values())
+    for bad_args, said in ((["--number", "0"], "at least 1"), (["--weights", "fast"], "heatmap model")):
+        bad = subprocess.run([sys.executable, str(path), "--root", str(fixtures / "300w"), "--limit", "1", *bad_args],
+                             capture_output=True, text=True, timeout=300)
+        assert bad.returncode != 0 and said in bad.stderr, bad.stderr
