@@ -59,7 +59,7 @@ def test_default_is_used_without_weights_and_finds_the_sample_face(tmp_path):
 
 # % on the 6 fixture faces (shipped files), measured when shipped; default and synthetic since their int8 files got
 # 7-bit weights (2026-12-03, AMD EPYC), which CPUs with and without VNNI compute alike (full-range: 3.43 vs 3.35)
-FIXTURE_NME = {"default": 3.1566, "synthetic": 6.3157, "fast": 3.9116}
+FIXTURE_NME = {"default": 3.1566, "synthetic": 6.3157, "fast": 3.8711}
 
 
 @pytest.mark.parametrize("name", TIERS)

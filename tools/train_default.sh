@@ -12,11 +12,12 @@
 #   fast:      a pixel-in-pixel MobileNetV3-small network (no decoder), 192x192 crops: pretrained with the synthetic
 #              recipe (configs/models/fast_synthetic.yaml), then the previous default recipe (80 % Helen-train,
 #              20 % FaceSynthetics; configs/models/fast.yaml), then a second stage of 2000 steps on the real faces
-#              only at lr 3e-4 (configs/models/fast_ft.yaml); shipped because it is the fastest frontier point
+#              only at lr 3e-4 (configs/models/fast_ft.yaml), then a third of 3000 steps distilled from `default`
+#              (configs/models/fast_kd.yaml); shipped because it is the fastest frontier point
 #              within 1 NME point of default on AFW
 # On the 2-core CPU: synthetic and fast_synthetic side by side (about 1 h 30 min, one torch thread each), then
 # default (stage 1) and fast, which start from them (about 1 h 30 min), then default stage 2 (about 35 min alone)
-# and fast's second stage (about 10 min).
+# and fast's second and third stages (about 10 and 40 min).
 #   bash tools/train_default.sh [RUNS_DIR]
 set -euo pipefail
 RUNS=${1:-runs}
@@ -41,9 +42,11 @@ python tools/package_model.py "$RUNS/default_trim" --name default --eval-root "$
   --label "real labels: 870 300W-Helen-train faces; stage 1 started from synthetic, stage 2 trims the encoder and moves to 160 px" \
   --fit-offset "300w:$S/300w_helen_train" --int8-calibrate "$S/300w_helen_train" \
   --command "heatmark train --config configs/models/default_trim.yaml --out $RUNS/default_trim --set data.input_size=160" --docs docs/results/default_trim
-# fast's second stage starts from its first's final weights (the shipped run started from their float16 package)
+# fast's second stage starts from its first's final weights, the third from the second's (the shipped runs started
+# from their float16 packages); the third is distilled from `default`, packaged above
 train fast_ft --set "model.init=$RUNS/fast/final.safetensors"
-python tools/package_model.py "$RUNS/fast_ft" --name fast --eval-root "$S/300w_afw" \
-  --label "real labels: 870 300W-Helen-train faces (80 %) + 100 FaceSynthetics faces (20 %), started from fast_synthetic, then the real faces alone; pixel-in-pixel MobileNetV3-small, 192 px" \
+train fast_kd --set "model.init=$RUNS/fast_ft/final.safetensors"
+python tools/package_model.py "$RUNS/fast_kd" --name fast --eval-root "$S/300w_afw" \
+  --label "real labels: 870 300W-Helen-train faces (80 %) + 100 FaceSynthetics faces (20 %), started from fast_synthetic, then the real faces alone, then distilled from default; pixel-in-pixel MobileNetV3-small, 192 px" \
   --fit-offset "300w:$S/300w_helen_train" --int8-calibrate "$S/300w_helen_train" \
-  --command "heatmark train --config configs/models/fast_ft.yaml --out $RUNS/fast_ft" --docs docs/results/fast
+  --command "heatmark train --config configs/models/fast_kd.yaml --out $RUNS/fast_kd" --docs docs/results/fast

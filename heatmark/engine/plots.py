@@ -109,7 +109,7 @@ def frontier_title(rows: list[dict]) -> str:
     return "Speed–accuracy frontier of the shipped models" + (" and candidates" if with_candidates else "")
 
 
-def frontier_plot(rows: list[dict], dlib_ms: float, path: str | Path, size: tuple[int, int] = (640, 440)) -> None:
+def frontier_plot(rows: list[dict], dlib_ms: float, path: str | Path, size: tuple[int, int] = (860, 440)) -> None:
     """AFW NME against ms per face for each shipped model (``rows`` of ``engine.speed.frontier``), with dlib's
     shape predictor's ms per face as a vertical line (its accuracy is not on this axis: it was trained on AFW)."""
     plt = _pyplot()
@@ -128,5 +128,6 @@ def frontier_plot(rows: list[dict], dlib_ms: float, path: str | Path, size: tupl
            title=frontier_title(rows),
            xlim=(0, x_max), ylim=(0, y_max))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    _save(fig, path)
+    # beside the axes: inside, a legend of many candidates covered points (default's, in one run)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    _save(fig, path, tight=True)
