@@ -45,9 +45,8 @@ def main(argv=None) -> int:
     for r in load_dataset("300w", args.root)[:args.limit]:
         lm.predict(read_image(r.image_path), boxes=[np.r_[r.landmarks.min(0), r.landmarks.max(0)]])
     print(f"# {args.weights}: {len(maps)} faces, heatmaps {maps[0].shape[1:]}; microseconds per face")
-    for name, (fn, params) in DECODERS.items():
-        kw = {p: codec.params[p] for p in params}
-        best = min(timeit.repeat(lambda: [fn(m, **kw) for m in maps], number=args.number, repeat=5))
+    for name in DECODERS:  # through the codec, as predict() decodes (its parameters, points scaled by the stride)
+        best = min(timeit.repeat(lambda: [codec.decode(m, name) for m in maps], number=args.number, repeat=5))
         print(f"{name:20s} {1e6 * best / args.number / len(maps):8.1f}")
     return 0
 
